@@ -1,0 +1,12 @@
+/* lipcl — k-Lipschitz neural networks on any OpenCL device.
+ * Include this one header to get the whole public API. */
+#ifndef LIPCL_LIPCL_H
+#define LIPCL_LIPCL_H
+
+#include "lipcl/export.h"
+#include "lipcl/status.h"
+#include "lipcl/context.h"
+#include "lipcl/tensor.h"
+#include "lipcl/ops.h"
+
+#endif

@@ -1,0 +1,3 @@
+/* lipcl — GEMM (placeholder until written). */
+#include "internal.h"
+int lip_have_clblast(void) { return 0; }
