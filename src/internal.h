@@ -98,7 +98,7 @@ struct lip_context {
     lip_gemm_choice *gemm_choices; /* read from the tuning file, lazily */
     int gemm_choices_loaded;
     size_t gemm_choice_count;
-    uint64_t rng_state;
+    uint64_t rng[4];             /* xoshiro256** state of the context's random stream */
     char last_error[LIP_MSG_SIZE];
     char *last_build_log;
 };
@@ -183,6 +183,9 @@ lip_status lip_gemm_path_run(lip_context *ctx, lip_gemm_path path, lip_transpose
                              lip_tensor *c, size_t c_offset, size_t ldc);
 /** Whether the library was built with CLBlast. */
 int lip_have_clblast(void);
+
+/** Seed the context's random stream (splitmix64 expansion of `seed`). */
+void lip_random_init_state(lip_context *ctx, uint64_t seed);
 
 /* ---- small utilities ---------------------------------------------------------------------- */
 

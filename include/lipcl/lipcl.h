@@ -8,5 +8,6 @@
 #include "lipcl/context.h"
 #include "lipcl/tensor.h"
 #include "lipcl/ops.h"
+#include "lipcl/random.h"
 
 #endif

@@ -102,7 +102,7 @@ static lip_status finish_setup(lip_context *ctx, const lip_context_config *cfg) 
     ctx->config.kernel_dir = ctx->kernel_dir;
     ctx->config.cache_dir = ctx->cache_dir;
     ctx->config.build_options = ctx->user_build_options;
-    ctx->rng_state = ctx->config.seed;
+    lip_random_init_state(ctx, ctx->config.seed);
     lip_device_fill_info(ctx->platform, ctx->device, &ctx->info);
     ctx->memory_limit = ctx->config.device_memory_limit ? ctx->config.device_memory_limit
                                                          : (size_t)ctx->info.global_mem_bytes;
