@@ -4,10 +4,12 @@
 
 #include "internal.h"
 
-/* Work-group size of every elementwise launch, and the most groups launched: the kernels loop
- * (grid stride), so a capped grid covers any n with little per-group overhead on CPU devices. */
+/* Work-group size of every elementwise launch, and the most groups launched. The kernels loop
+ * (grid stride) so any grid covers any n, but one element per work-item is fastest on PoCL
+ * (a 1M-element add: 0.54 ms with 8192 groups of 128, 0.73 ms with 1024, 2.1 ms with 256), so the
+ * cap only matters beyond 8M elements. */
 #define EW_LOCAL 128
-#define EW_MAX_GROUPS 1024
+#define EW_MAX_GROUPS 65536
 
 static size_t ew_global(size_t n) {
     size_t groups = (n + EW_LOCAL - 1) / EW_LOCAL;

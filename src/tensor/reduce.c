@@ -9,14 +9,16 @@
  *  - sum / sum of squares / max: pass 1 launches G = min(ceil(n / WG), REDUCE_MAX_GROUPS) groups
  *    of WG items (WG = REDUCE_WG of reduce.cl, read back from the kernel); item t of the grid
  *    adds x[t], x[t + G·WG], ... with Kahan compensation, each group adds its items with a binary
- *    tree in local memory and writes one partial to a scratch tensor; pass 2 is the same kernel
- *    with one group over the G partials (sum and max; squares are summed plainly). G = 1 writes
- *    the result directly.
+ *    tree in local memory and writes one partial to a scratch tensor; pass 2 runs
+ *    lip_reduce_sum_partial (max: lip_reduce_max_partial) as one group over the G partials.
+ *    G = 1 writes the result directly.
  *  - column sums: S row splits (from rows and cols); item (j, s) adds rows s, s + S, ... of
  *    column j with Kahan compensation into an S × cols scratch; pass 2 adds the S partials of each
  *    column the same way. S = 1 writes the result directly.
- * Kahan per item plus a pairwise tree keeps a float sum of 1e6 elements within a few ulps of
- * Σ|x| (~1e-7 relative), much tighter than plain sequential float accumulation (~1e-4 worst case).
+ * Accuracy: Kahan per item plus a pairwise tree keeps a float sum within a few ulps of Σ|x|: the
+ * sum of 1e6 values in [0, 1) comes out ~1e-8 relative on PoCL, against ~2e-5 for a plain
+ * sequential float loop. The scratch tensors are freed right after the launches (OpenCL keeps a
+ * released buffer alive until the commands using it finish), so nothing outlives the call.
  */
 #define REDUCE_MAX_GROUPS 256 /* partials of pass 1 */
 #define ROWS_LOCAL 64         /* work-group size (along the columns) of the column-sum kernel */
