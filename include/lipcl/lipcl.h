@@ -9,5 +9,6 @@
 #include "lipcl/tensor.h"
 #include "lipcl/ops.h"
 #include "lipcl/random.h"
+#include "lipcl/layers.h"
 
 #endif

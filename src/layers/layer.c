@@ -1,0 +1,192 @@
+/* lipcl — what every layer shares: allocation, the build step, shape checks around forward and
+ * backward, parameters, and the dispatch through the family's vtable. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/layer.h"
+
+lip_status lip_layer_alloc(lip_context *ctx, const lip_layer_vtable *vt, const char *name, size_t priv_size,
+                           lip_layer **out) {
+    if (!ctx) return LIP_ERR_NULL;
+    LIP_CHECK(ctx, out, LIP_ERR_NULL, "%s: out is NULL", vt->type);
+    *out = NULL;
+    lip_layer *l = calloc(1, sizeof *l);
+    void *priv = priv_size ? calloc(1, priv_size) : NULL;
+    if (!l || (priv_size && !priv)) {
+        free(l);
+        free(priv);
+        return lip_set_error(ctx, LIP_ERR_OUT_OF_HOST_MEMORY, "%s: out of host memory", vt->type);
+    }
+    l->vt = vt;
+    l->ctx = ctx;
+    l->priv = priv;
+    static const char *const no_name = "";
+    snprintf(l->name, sizeof l->name, "%s", name ? name : no_name);
+    ctx->live_objects++;
+    *out = l;
+    return LIP_OK;
+}
+
+void lip_layer_free(lip_layer *layer) {
+    if (!layer) return;
+    if (layer->vt->destroy) layer->vt->destroy(layer);
+    for (size_t i = 0; i < layer->param_count; i++) {
+        lip_tensor_free(layer->params[i].value);
+        lip_tensor_free(layer->params[i].grad);
+    }
+    layer->ctx->live_objects--;
+    free(layer->priv);
+    free(layer);
+}
+
+lip_status lip_layer_add_param(lip_layer *layer, const char *name, int ndim, const size_t *shape, int trainable,
+                               size_t *index) {
+    lip_context *ctx = layer->ctx;
+    LIP_CHECK(ctx, layer->param_count < LIP_LAYER_MAX_PARAMS, LIP_ERR_INTERNAL, "%s '%s': too many parameters",
+              layer->vt->type, layer->name);
+    lip_param *p = &layer->params[layer->param_count];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    LIP_TRY(lip_tensor_create(ctx, LIP_FLOAT32, ndim, shape, &p->value));
+    if (trainable) {
+        lip_status st = lip_tensor_create(ctx, LIP_FLOAT32, ndim, shape, &p->grad);
+        if (st == LIP_OK) st = lip_tensor_fill(p->grad, 0.0);
+        if (st != LIP_OK) {
+            lip_tensor_free(p->value);
+            lip_tensor_free(p->grad);
+            p->value = p->grad = NULL;
+            return st;
+        }
+    }
+    if (index) *index = layer->param_count;
+    layer->param_count++;
+    return LIP_OK;
+}
+
+lip_status lip_layer_init_param(lip_layer *layer, lip_tensor *t, lip_init init) {
+    switch (init) {
+    case LIP_INIT_GLOROT_UNIFORM:
+        return lip_init_glorot_uniform(layer->ctx, t);
+    case LIP_INIT_ORTHOGONAL:
+        return lip_init_orthogonal(layer->ctx, t, 1.0f);
+    case LIP_INIT_ZEROS:
+        return lip_init_zeros(layer->ctx, t);
+    case LIP_INIT_DEFAULT:
+        break;
+    }
+    return lip_set_error(layer->ctx, LIP_ERR_INVALID_ARGUMENT, "%s '%s': unknown initializer %d", layer->vt->type,
+                         layer->name, (int)init);
+}
+
+lip_status lip_accumulate(lip_context *ctx, lip_tensor *dst, const lip_tensor *src, int accumulate) {
+    return accumulate ? lip_axpy(ctx, 1.0f, src, dst) : lip_tensor_copy(dst, src);
+}
+
+lip_status lip_layer_build(lip_layer *layer, int ndim, const size_t *input_shape) {
+    if (!layer) return LIP_ERR_NULL;
+    lip_context *ctx = layer->ctx;
+    LIP_CHECK(ctx, !layer->built, LIP_ERR_INVALID_ARGUMENT, "%s '%s' is already built", layer->vt->type,
+              layer->name);
+    LIP_CHECK(ctx, input_shape, LIP_ERR_NULL, "%s '%s': input shape is NULL", layer->vt->type, layer->name);
+    LIP_CHECK(ctx, ndim >= 1 && ndim <= LIP_MAX_DIMS - 1, LIP_ERR_SHAPE,
+              "%s '%s': per-sample input rank %d outside 1..%d (the batch axis is not part of it)", layer->vt->type,
+              layer->name, ndim, LIP_MAX_DIMS - 1);
+    layer->in_ndim = ndim;
+    layer->in_count = 1;
+    for (int i = 0; i < ndim; i++) {
+        LIP_CHECK(ctx, input_shape[i] >= 1, LIP_ERR_SHAPE, "%s '%s': input dimension %d is 0", layer->vt->type,
+                  layer->name, i);
+        layer->in_shape[i] = input_shape[i];
+        layer->in_count *= input_shape[i];
+    }
+    lip_status st = layer->vt->init(layer);
+    layer->out_count = 1;
+    for (int i = 0; i < layer->out_ndim; i++) layer->out_count *= layer->out_shape[i];
+    if (st == LIP_OK && layer->vt->reparam_forward) st = layer->vt->reparam_forward(layer);
+    if (st != LIP_OK) { /* leave the layer as it was before the call, so it can be built again */
+        for (size_t i = 0; i < layer->param_count; i++) {
+            lip_tensor_free(layer->params[i].value);
+            lip_tensor_free(layer->params[i].grad);
+        }
+        memset(layer->params, 0, sizeof layer->params);
+        layer->param_count = 0;
+        return st;
+    }
+    layer->built = 1;
+    return LIP_OK;
+}
+
+lip_status lip_layer_output_shape(const lip_layer *layer, int *ndim, size_t shape[LIP_MAX_DIMS]) {
+    if (!layer || !ndim || !shape) return LIP_ERR_NULL;
+    LIP_CHECK(layer->ctx, layer->built, LIP_ERR_INVALID_ARGUMENT, "%s '%s' is not built yet", layer->vt->type,
+              layer->name);
+    *ndim = layer->out_ndim;
+    for (int i = 0; i < LIP_MAX_DIMS; i++) shape[i] = i < layer->out_ndim ? layer->out_shape[i] : 1;
+    return LIP_OK;
+}
+
+/* The batch size of `t` for a per-sample count, or 0 (with a message) if it does not divide. */
+static lip_status batch_of(const lip_layer *layer, const lip_tensor *t, size_t per_sample, const char *what,
+                           size_t *batch) {
+    lip_context *ctx = layer->ctx;
+    LIP_TRY(lip_check_tensor(ctx, t, LIP_FLOAT32, what));
+    char shape[64];
+    LIP_CHECK(ctx, t->count % per_sample == 0 && t->count >= per_sample, LIP_ERR_SHAPE,
+              "%s '%s': %s %s is not a batch of samples of %zu elements", layer->vt->type, layer->name, what,
+              lip_shape_string(t, shape, sizeof shape), per_sample);
+    *batch = t->count / per_sample;
+    return LIP_OK;
+}
+
+static lip_status same_batch(const lip_layer *layer, size_t a, size_t b, const char *what) {
+    LIP_CHECK(layer->ctx, a == b, LIP_ERR_SHAPE, "%s '%s': %s holds %zu samples, the input %zu", layer->vt->type,
+              layer->name, what, b, a);
+    return LIP_OK;
+}
+
+lip_status lip_layer_forward(lip_layer *layer, const lip_tensor *x, lip_tensor *y) {
+    if (!layer) return LIP_ERR_NULL;
+    LIP_CHECK(layer->ctx, layer->built, LIP_ERR_INVALID_ARGUMENT, "%s '%s': build it before forward",
+              layer->vt->type, layer->name);
+    size_t bx = 0, by = 0;
+    LIP_TRY(batch_of(layer, x, layer->in_count, "x", &bx));
+    LIP_TRY(batch_of(layer, y, layer->out_count, "y", &by));
+    LIP_TRY(same_batch(layer, bx, by, "y"));
+    return layer->vt->forward(layer, x, y, bx);
+}
+
+lip_status lip_layer_backward(lip_layer *layer, const lip_tensor *x, const lip_tensor *y, const lip_tensor *dy,
+                              lip_tensor *dx, int accumulate) {
+    if (!layer) return LIP_ERR_NULL;
+    LIP_CHECK(layer->ctx, layer->built, LIP_ERR_INVALID_ARGUMENT, "%s '%s': build it before backward",
+              layer->vt->type, layer->name);
+    size_t bx = 0, b = 0;
+    LIP_TRY(batch_of(layer, x, layer->in_count, "x", &bx));
+    if (y) {
+        LIP_TRY(batch_of(layer, y, layer->out_count, "y", &b));
+        LIP_TRY(same_batch(layer, bx, b, "y"));
+    }
+    LIP_TRY(batch_of(layer, dy, layer->out_count, "dy", &b));
+    LIP_TRY(same_batch(layer, bx, b, "dy"));
+    if (dx) {
+        LIP_TRY(batch_of(layer, dx, layer->in_count, "dx", &b));
+        LIP_TRY(same_batch(layer, bx, b, "dx"));
+    }
+    return layer->vt->backward(layer, x, y, dy, dx, bx, accumulate != 0);
+}
+
+size_t lip_layer_param_count(const lip_layer *layer) { return layer ? layer->param_count : 0; }
+
+lip_status lip_layer_param(lip_layer *layer, size_t index, lip_tensor **value, lip_tensor **grad, const char **name) {
+    if (!layer) return LIP_ERR_NULL;
+    LIP_CHECK(layer->ctx, index < layer->param_count, LIP_ERR_INVALID_ARGUMENT,
+              "%s '%s' has %zu parameters, index %zu asked", layer->vt->type, layer->name, layer->param_count, index);
+    if (value) *value = layer->params[index].value;
+    if (grad) *grad = layer->params[index].grad;
+    if (name) *name = layer->params[index].name;
+    return LIP_OK;
+}
+
+const char *lip_layer_name(const lip_layer *layer) { return layer ? layer->name : ""; }
+const char *lip_layer_type(const lip_layer *layer) { return layer ? layer->vt->type : ""; }

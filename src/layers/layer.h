@@ -1,0 +1,57 @@
+/* lipcl — the layer vtable and the parts every layer family shares (parameters, shapes).
+ * Adding a layer = one file in src/layers/ filling a lip_layer_vtable, one test file. */
+#ifndef LIPCL_LAYER_H
+#define LIPCL_LAYER_H
+
+#include "internal.h"
+
+#define LIP_LAYER_MAX_PARAMS 8
+
+typedef struct lip_param {
+    char name[32];
+    lip_tensor *value;
+    lip_tensor *grad; /* NULL for non-trainable state (u vectors, counters) */
+} lip_param;
+
+typedef struct lip_layer_vtable {
+    const char *type; /* Keras / deel-lip class name */
+    /** (required) From the per-sample input shape: check it, set the per-sample output shape and
+     *  create the parameters (lip_layer_add_param) and initialize them. */
+    lip_status (*init)(lip_layer *layer);
+    /** (optional; NULL = parameters are used as they are) Recompute the effective weights from the
+     *  raw parameters: run at build, after each optimizer step, after load. */
+    lip_status (*reparam_forward)(lip_layer *layer);
+    /** (required) y = f(x) for `batch` samples; shapes already checked by the caller. */
+    lip_status (*forward)(lip_layer *layer, const lip_tensor *x, lip_tensor *y, size_t batch);
+    /** (required) dx (NULL: skip) and the parameter gradients (written or, if accumulate, added). */
+    lip_status (*backward)(lip_layer *layer, const lip_tensor *x, const lip_tensor *y, const lip_tensor *dy,
+                           lip_tensor *dx, size_t batch, int accumulate);
+    /** (optional) Free `priv` and whatever it holds; the parameters are freed by the caller. */
+    void (*destroy)(lip_layer *layer);
+} lip_layer_vtable;
+
+struct lip_layer {
+    const lip_layer_vtable *vt;
+    lip_context *ctx;
+    char name[64];
+    int built;
+    int in_ndim, out_ndim;
+    size_t in_shape[LIP_MAX_DIMS], out_shape[LIP_MAX_DIMS]; /* per sample, no batch axis */
+    size_t in_count, out_count;                             /* elements per sample */
+    lip_param params[LIP_LAYER_MAX_PARAMS];
+    size_t param_count;
+    void *priv;
+};
+
+/** Allocate a layer of family `vt` with a private struct of `priv_size` bytes (zeroed). */
+lip_status lip_layer_alloc(lip_context *ctx, const lip_layer_vtable *vt, const char *name, size_t priv_size,
+                           lip_layer **out);
+/** Create a parameter tensor (and its gradient when trainable); returns its index in *index. */
+lip_status lip_layer_add_param(lip_layer *layer, const char *name, int ndim, const size_t *shape, int trainable,
+                               size_t *index);
+/** Fill a parameter with an initializer (DEFAULT resolved by the caller). */
+lip_status lip_layer_init_param(lip_layer *layer, lip_tensor *t, lip_init init);
+/** Write or accumulate `src` into `dst` (same size): dst = src, or dst += src. */
+lip_status lip_accumulate(lip_context *ctx, lip_tensor *dst, const lip_tensor *src, int accumulate);
+
+#endif
