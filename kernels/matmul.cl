@@ -1,63 +1,80 @@
 /* lipcl kernels — float32 GEMM, row-major: C = alpha·op(A)·op(B) + beta·C with element offsets and
- * leading dimensions. Register-blocked: each work-item keeps a TM×TN block of C in vector registers. */
+ * leading dimensions. Register-blocked: each work-item keeps a TM×TN block in vector registers. */
 
 /*
  * Index formulas (all row-major, offsets and leading dimensions in elements):
  *   op(A)[i, p] = A[a_off + i*lda + p]   (TRANS_A = 0)   or A[a_off + p*lda + i]   (TRANS_A = 1)
  *   op(B)[p, j] = B[b_off + p*ldb + j]   (TRANS_B = 0)   or B[b_off + j*ldb + p]   (TRANS_B = 1)
  *   C[i, j]     = C[c_off + i*ldc + j]
- * Launch: 2-D NDRange, dimension 0 over column blocks (ceil(n/TN)), dimension 1 over row blocks
- * (ceil(m/TM)), work-group exactly WGX×WGY (reqd_work_group_size); surplus work-items return.
  *
- * Two register-blocked forms, chosen by TRANS_B (both use no local memory: on CPU devices such as
- * PoCL the caches do the tiling, and a local-memory tile costs barriers and copies):
- *   TRANS_B = 0, "outer-product form": for each p, TN/VW vector loads of row p of op(B) and TM
- *     scalars of op(A) feed TM·TN/VW vector multiply-adds into accumulators floatVW acc[TM][TN/VW].
- *   TRANS_B = 1, "dot form": rows of B are contiguous along p, so each of the TM×TN accumulators is
- *     a floatVW holding VW partial sums along p (VW-wide loads of op(A) rows and op(B) columns),
- *     reduced horizontally at the end; a scalar tail covers k mod VW.
- * Blocks wholly inside C take the interior path (plain vector loads and stores); blocks crossing the
- * border take the edge path (row/column indices clamped for loads, zero-filled partial vectors,
- * guarded stores), so any m, n, k ≥ 1 works; k = 0 gives C = beta·C. When beta is 0, C is not read.
- * The summation order along p is fixed by the tunables (no atomics): results are deterministic.
+ * Two register-blocked forms (neither uses local memory: on CPU devices such as PoCL the caches do
+ * the tiling, and a local-memory tile only adds barriers and copies — measured ~10x slower):
+ *   "outer-product form" (NN, TN, TT): for each p, TN/VW vector loads of a contiguous row of one
+ *     operand and TM scalars of the other feed TM·TN/VW vector multiply-adds into accumulators
+ *     floatVW acc[TM][TN/VW]. For TT it computes Cᵀ = B·A (row p of A is contiguous over i) and
+ *     stores the block transposed, so no operand is read with a large stride in the inner loop.
+ *   "dot form" (NT): rows of A and of B are both contiguous along p, so each of the TM×TN
+ *     accumulators is a floatVW of partial sums along p, reduced horizontally at the end; a scalar
+ *     tail covers k mod VW.
+ * Launch: 2-D NDRange; dimension 0 over blocks of TN (columns of C; rows of C for TT), dimension 1
+ * over blocks of TM (rows of C; columns of C for TT); work-group exactly WGX×WGY
+ * (reqd_work_group_size); surplus work-items return at once.
+ * Blocks wholly inside the matrix take the interior path (plain vector loads and stores); blocks
+ * crossing its border take the edge path (indices clamped for loads, zero-filled partial vectors,
+ * guarded stores), so any m, n, k ≥ 1 works, and k = 0 gives C = beta·C. When beta is 0, C is not
+ * read (NaNs there do not propagate). The summation order along p is fixed by the tunables (no
+ * atomics), so results are deterministic.
  */
 
-/* ---- tunables (every one has a default, so this file builds with no -D at all) -------------- */
+/* ---- tunables (each has a default, so this file builds with no -D at all) -------------------
+ * The defaults are the best measured on PoCL 3.1, 2-core Skylake-AVX512 (doc/tuning.md); the host
+ * (src/tensor/blas.c) passes them explicitly, and sizes the NDRange from the same numbers. */
 
 #ifndef TRANS_A
 #define TRANS_A 0 /* 0 or 1: op(A) = A or Aᵀ */
 #endif
 #ifndef TRANS_B
-#define TRANS_B 0 /* 0 or 1: op(B) = B or Bᵀ; also selects the form (see above) */
+#define TRANS_B 0 /* 0 or 1: op(B) = B or Bᵀ */
+#endif
+#if (TRANS_A != 0 && TRANS_A != 1) || (TRANS_B != 0 && TRANS_B != 1)
+#error "TRANS_A and TRANS_B must be 0 or 1"
 #endif
 
-#if TRANS_B == 0
+#define LIP_OUTER (TRANS_B == 0 || TRANS_A == 1) /* NN, TN, TT: outer-product form; NT: dot form */
+#define LIP_SWAP (TRANS_A == 1 && TRANS_B == 1)  /* TT: compute Cᵀ = B·A */
+
+#if LIP_OUTER
 #ifndef VW
-#define VW 16 /* vector width along the columns of C: 4, 8 or 16 */
+#define VW 16 /* vector width along the contiguous operand row: 4, 8 or 16 */
 #endif
 #ifndef TM
-#define TM 8 /* rows of C per work-item: 1..16 */
+#define TM 8 /* scalar-operand rows per work-item: 1..16; TM·TN/VW ≤ ~24 vector registers */
 #endif
 #ifndef TN
-#define TN 32 /* columns of C per work-item: a multiple of VW, VW..4·VW */
+#define TN 32 /* vector-operand columns per work-item: a multiple of VW, VW..4·VW */
+#endif
+#ifndef WGX
+#define WGX 4 /* work-group size along dimension 0: 1..64, WGX·WGY ≤ the device's maximum */
+#endif
+#ifndef WGY
+#define WGY 4 /* work-group size along dimension 1: 1..64 */
 #endif
 #else
 #ifndef VW
 #define VW 16 /* vector width along p (partial sums per accumulator): 4, 8 or 16 */
 #endif
 #ifndef TM
-#define TM 4 /* rows of C per work-item: 1..8 */
+#define TM 4 /* rows of C per work-item: 1..16; TM·TN ≤ ~20 accumulators of VW floats (registers) */
 #endif
 #ifndef TN
-#define TN 4 /* columns of C per work-item: 1..8 (TM·TN accumulators of VW floats) */
+#define TN 4 /* columns of C per work-item: 1..64 (see TM) */
 #endif
-#endif
-
 #ifndef WGX
-#define WGX 4 /* work-group size along the column blocks: 1..64, WGX·WGY ≤ the device maximum */
+#define WGX 8 /* work-group size along dimension 0: 1..64, WGX·WGY ≤ the device's maximum */
 #endif
 #ifndef WGY
-#define WGY 4 /* work-group size along the row blocks: 1..64 */
+#define WGY 8 /* work-group size along dimension 1: 1..64 */
+#endif
 #endif
 
 #if VW != 4 && VW != 8 && VW != 16
@@ -66,9 +83,12 @@
 #if TM < 1 || TM > 16 || TN < 1 || TN > 64
 #error "TM must lie in 1..16 and TN in 1..64"
 #endif
-#if TRANS_B == 0 && (TN % VW) != 0
-#error "with TRANS_B = 0, TN must be a multiple of VW"
+#if LIP_OUTER && (TN % VW) != 0
+#error "in the outer-product form (NN, TN, TT), TN must be a multiple of VW"
 #endif
+
+/* Helpers are always inlined so that the interior/edge flag folds to a constant. */
+#define LIP_INLINE inline __attribute__((always_inline))
 
 #define LIP_CAT_(a, b) a##b
 #define LIP_CAT(a, b) LIP_CAT_(a, b)
@@ -77,7 +97,7 @@
 #define vstoreV LIP_CAT(vstore, VW)
 
 /* Sum of the components of a floatV, in a fixed order (halves, then quarters ...). */
-inline float lip_matmul_hsum(floatV v) {
+LIP_INLINE float lip_matmul_hsum(floatV v) {
 #if VW == 16
     float8 h8 = v.lo + v.hi;
 #elif VW == 8
@@ -93,16 +113,16 @@ inline float lip_matmul_hsum(floatV v) {
 }
 
 /* VW consecutive floats from `p`, components at or beyond `valid` set to 0 (not read). */
-inline floatV lip_matmul_load_part(const __global float *p, uint valid) {
+LIP_INLINE floatV lip_matmul_load_part(const __global float *p, uint valid) {
     float t[VW];
 #pragma unroll
     for (uint c = 0; c < VW; c++) t[c] = c < valid ? p[c] : 0.0f;
     return vloadV(0, t);
 }
 
-/* alpha·acc (+ beta·C unless beta is 0) into C[row, col .. col+VW), only columns < n when !full. */
-inline void lip_matmul_store(__global float *C, uint at, floatV acc, float alpha, float beta, uint valid,
-                             const int full) {
+/* alpha·acc (+ beta·C unless beta is 0) into C[at .. at+VW); only the first `valid` when !full. */
+LIP_INLINE void lip_matmul_store(__global float *C, uint at, floatV acc, float alpha, float beta, uint valid,
+                                 const int full) {
     if (full) {
         floatV r = alpha * acc;
         if (beta != 0.0f) r += beta * vloadV(0, C + at);
@@ -116,76 +136,98 @@ inline void lip_matmul_store(__global float *C, uint at, floatV acc, float alpha
     }
 }
 
-#if TRANS_B == 0
+#if LIP_OUTER
 
-/* ---- outer-product form ---------------------------------------------------------------------- */
+/* ---- outer-product form ---------------------------------------------------------------------- *
+ * Computes a TM×TN block of D = X·Y (R×S, inner dimension k) where X(r, p) is a scalar read and
+ * row p of Y is contiguous: Y[p*ldy + s]. NN and TN: D = C, X = op(A), Y = B. TT: D = Cᵀ = B·A,
+ * X(r, p) = B[r*ldb + p], Y = A (row p of A holds op(A)[·, p]), stored transposed into C. */
 
 #define NV (TN / VW)
 
-inline void lip_matmul_block(const uint m, const uint n, const uint k, const float alpha, const __global float *A,
-                             const uint lda, const __global float *B, const uint ldb, const float beta,
-                             __global float *C, const uint ldc, const uint i0, const uint j0, const int full) {
+/* alpha·acc (+ beta·C) into column `col` of C at rows s .. s+valid (the transposed store of TT). */
+LIP_INLINE void lip_matmul_store_t(__global float *C, uint s, uint col, uint ldc, floatV acc, float alpha,
+                                   float beta, uint valid) {
+    float t[VW];
+    vstoreV(alpha * acc, 0, t);
+#pragma unroll
+    for (uint c = 0; c < VW; c++)
+        if (c < valid) {
+            const uint at = (s + c) * ldc + col;
+            C[at] = beta != 0.0f ? t[c] + beta * C[at] : t[c];
+        }
+}
+
+LIP_INLINE void lip_matmul_block(const uint R, const uint S, const uint k, const float alpha,
+                                 const __global float *X, const uint ldx, const __global float *Y, const uint ldy,
+                                 const float beta, __global float *C, const uint ldc, const uint r0, const uint s0,
+                                 const int full) {
     floatV acc[TM][NV];
 #pragma unroll
     for (uint i = 0; i < TM; i++)
 #pragma unroll
         for (uint v = 0; v < NV; v++) acc[i][v] = (floatV)(0.0f);
 
-    /* Rows beyond m (edge blocks) are clamped to m-1: loaded, computed, never stored. */
+    /* Rows beyond R (edge blocks) are clamped to R-1: loaded, computed, never stored. */
     uint row[TM];
 #pragma unroll
-    for (uint i = 0; i < TM; i++) row[i] = full ? i0 + i : min(i0 + i, m - 1);
+    for (uint i = 0; i < TM; i++) row[i] = full ? r0 + i : min(r0 + i, R - 1);
 
     for (uint p = 0; p < k; p++) {
-        const __global float *brow = B + p * ldb + j0;
-        floatV b[NV];
+        const __global float *yrow = Y + p * ldy + s0;
+        floatV y[NV];
 #pragma unroll
         for (uint v = 0; v < NV; v++) {
-            if (full || j0 + (v + 1) * VW <= n)
-                b[v] = vloadV(0, brow + v * VW);
+            if (full || s0 + (v + 1) * VW <= S)
+                y[v] = vloadV(0, yrow + v * VW);
             else
-                b[v] = lip_matmul_load_part(brow + v * VW, j0 + v * VW < n ? n - (j0 + v * VW) : 0u);
+                y[v] = lip_matmul_load_part(yrow + v * VW, s0 + v * VW < S ? S - (s0 + v * VW) : 0u);
         }
 #pragma unroll
         for (uint i = 0; i < TM; i++) {
-#if TRANS_A == 0
-            const float a = A[row[i] * lda + p];
+#if TRANS_A == 1 && !LIP_SWAP
+            const float x = X[p * ldx + row[i]];
 #else
-            const float a = A[p * lda + row[i]];
+            const float x = X[row[i] * ldx + p];
 #endif
 #pragma unroll
-            for (uint v = 0; v < NV; v++) acc[i][v] = fma((floatV)(a), b[v], acc[i][v]);
+            for (uint v = 0; v < NV; v++) acc[i][v] = fma((floatV)(x), y[v], acc[i][v]);
         }
     }
+
     const float al = k ? alpha : 0.0f; /* k = 0: C = beta·C whatever alpha is */
 #pragma unroll
     for (uint i = 0; i < TM; i++) {
-        if (!full && i0 + i >= m) break;
+        if (!full && r0 + i >= R) break;
 #pragma unroll
         for (uint v = 0; v < NV; v++) {
-            const uint col = j0 + v * VW;
-            if (full || col + VW <= n)
-                lip_matmul_store(C, (i0 + i) * ldc + col, acc[i][v], al, beta, VW, 1);
-            else if (col < n)
-                lip_matmul_store(C, (i0 + i) * ldc + col, acc[i][v], al, beta, n - col, 0);
+            const uint s = s0 + v * VW;
+            const uint valid = full || s + VW <= S ? VW : s < S ? S - s : 0u;
+            if (valid == 0) break;
+#if LIP_SWAP
+            lip_matmul_store_t(C, s, r0 + i, ldc, acc[i][v], al, beta, valid);
+#else
+            lip_matmul_store(C, (r0 + i) * ldc + s, acc[i][v], al, beta, valid, valid == VW);
+#endif
         }
     }
 }
 
 #else
 
-/* ---- dot form -------------------------------------------------------------------------------- */
+/* ---- dot form (NT) ---------------------------------------------------------------------------- */
 
-inline void lip_matmul_block(const uint m, const uint n, const uint k, const float alpha, const __global float *A,
-                             const uint lda, const __global float *B, const uint ldb, const float beta,
-                             __global float *C, const uint ldc, const uint i0, const uint j0, const int full) {
+LIP_INLINE void lip_matmul_block(const uint m, const uint n, const uint k, const float alpha,
+                                 const __global float *A, const uint lda, const __global float *B, const uint ldb,
+                                 const float beta, __global float *C, const uint ldc, const uint i0, const uint j0,
+                                 const int full) {
     floatV acc[TM][TN];
 #pragma unroll
     for (uint i = 0; i < TM; i++)
 #pragma unroll
         for (uint j = 0; j < TN; j++) acc[i][j] = (floatV)(0.0f);
 
-    /* Rows of op(A) and columns of op(B) beyond the matrix are clamped: computed, never stored. */
+    /* Rows of A and of B beyond the matrix are clamped: computed, never stored. */
     uint row[TM], col[TN];
 #pragma unroll
     for (uint i = 0; i < TM; i++) row[i] = full ? i0 + i : min(i0 + i, m - 1);
@@ -196,16 +238,7 @@ inline void lip_matmul_block(const uint m, const uint n, const uint k, const flo
     for (uint p = 0; p < kv; p += VW) {
         floatV a[TM];
 #pragma unroll
-        for (uint i = 0; i < TM; i++) {
-#if TRANS_A == 0
-            a[i] = vloadV(0, A + row[i] * lda + p);
-#else
-            float t[VW];
-#pragma unroll
-            for (uint c = 0; c < VW; c++) t[c] = A[(p + c) * lda + row[i]];
-            a[i] = vloadV(0, t);
-#endif
-        }
+        for (uint i = 0; i < TM; i++) a[i] = vloadV(0, A + row[i] * lda + p);
 #pragma unroll
         for (uint j = 0; j < TN; j++) {
             const floatV b = vloadV(0, B + col[j] * ldb + p);
@@ -222,11 +255,7 @@ inline void lip_matmul_block(const uint m, const uint n, const uint k, const flo
     for (uint p = kv; p < k; p++) {
 #pragma unroll
         for (uint i = 0; i < TM; i++) {
-#if TRANS_A == 0
             const float a = A[row[i] * lda + p];
-#else
-            const float a = A[p * lda + row[i]];
-#endif
 #pragma unroll
             for (uint j = 0; j < TN; j++) s[i][j] = fma(a, B[col[j] * ldb + p], s[i][j]);
         }
@@ -249,21 +278,28 @@ inline void lip_matmul_block(const uint m, const uint n, const uint k, const flo
 
 /*
  * C = alpha·op(A)·op(B) + beta·C for an m×n C and inner dimension k (see the index formulas above).
- * Sizes, offsets and leading dimensions are element counts (uint); the host checks every accessed
- * element lies inside its buffer.
+ * Sizes, offsets and leading dimensions are element counts (uint); the host checks that every
+ * accessed element lies inside its buffer. NDRange: ceil(n/TN) × ceil(m/TM) work-items, or
+ * ceil(m/TN) × ceil(n/TM) for TT, in work-groups of WGX × WGY.
  */
 __kernel __attribute__((reqd_work_group_size(WGX, WGY, 1))) void
 lip_matmul_gemm(const uint m, const uint n, const uint k, const float alpha, __global const float *A,
                 const uint a_off, const uint lda, __global const float *B, const uint b_off, const uint ldb,
                 const float beta, __global float *C, const uint c_off, const uint ldc) {
-    const uint j0 = (uint)get_global_id(0) * TN;
-    const uint i0 = (uint)get_global_id(1) * TM;
-    if (i0 >= m || j0 >= n) return;
-    A += a_off;
-    B += b_off;
+#if LIP_SWAP
+    /* Cᵀ (n×m) = B·A: X(r, p) = B[r*ldb + p], row p of Y = A is contiguous over the rows of C. */
+    const uint R = n, S = m, ldx = ldb, ldy = lda;
+    const __global float *X = B + b_off, *Y = A + a_off;
+#else
+    const uint R = m, S = n, ldx = lda, ldy = ldb;
+    const __global float *X = A + a_off, *Y = B + b_off;
+#endif
+    const uint s0 = (uint)get_global_id(0) * TN;
+    const uint r0 = (uint)get_global_id(1) * TM;
+    if (r0 >= R || s0 >= S) return;
     C += c_off;
-    if (i0 + TM <= m && j0 + TN <= n)
-        lip_matmul_block(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, i0, j0, 1);
+    if (r0 + TM <= R && s0 + TN <= S)
+        lip_matmul_block(R, S, k, alpha, X, ldx, Y, ldy, beta, C, ldc, r0, s0, 1);
     else
-        lip_matmul_block(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, i0, j0, 0);
+        lip_matmul_block(R, S, k, alpha, X, ldx, Y, ldy, beta, C, ldc, r0, s0, 0);
 }

@@ -97,6 +97,7 @@ struct lip_context {
     size_t pending_count, pending_capacity;
     lip_gemm_choice *gemm_choices; /* read from the tuning file, lazily */
     int gemm_choices_loaded;
+    int clblast_warned;         /* a CLBlast failure was logged once already */
     size_t gemm_choice_count;
     uint64_t rng[4];             /* xoshiro256** state of the context's random stream */
     char last_error[LIP_MSG_SIZE];
@@ -181,6 +182,8 @@ lip_status lip_gemm_path_run(lip_context *ctx, lip_gemm_path path, lip_transpose
                              size_t m, size_t n, size_t k, float alpha, const lip_tensor *a, size_t a_offset,
                              size_t lda, const lip_tensor *b, size_t b_offset, size_t ldb, float beta,
                              lip_tensor *c, size_t c_offset, size_t ldc);
+/** The -D string of kernels/matmul.cl's program for a transposition (what lip_context_warm builds). */
+const char *lip_gemm_program_defines(int trans_a, int trans_b);
 /** Whether the library was built with CLBlast. */
 int lip_have_clblast(void);
 

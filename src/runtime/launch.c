@@ -144,6 +144,7 @@ lip_status lip_launch(lip_context *ctx, cl_kernel kernel, const char *label, cl_
     }
     size_t rounded[3];
     for (cl_uint d = 0; d < dims; d++) {
+        LIP_CHECK(ctx, local[d] > 0, LIP_ERR_INTERNAL, "launch of '%s': local size 0 in dimension %u", label, d);
         if (global[d] == 0) return LIP_OK; /* nothing to do */
         rounded[d] = (global[d] + local[d] - 1) / local[d] * local[d];
     }

@@ -22,13 +22,6 @@ struct lip_program_entry {
     lip_program_entry *next;
 };
 
-/* Programs lip_context_warm builds: every family with the defines the library uses. */
-static const struct {
-    const char *family, *defines;
-} warm_variants[] = {
-    {"matmul", "-DTRANS_A=0 -DTRANS_B=0"}, {"matmul", "-DTRANS_A=0 -DTRANS_B=1"},
-    {"matmul", "-DTRANS_A=1 -DTRANS_B=0"}, {"matmul", "-DTRANS_A=1 -DTRANS_B=1"},
-};
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -361,12 +354,6 @@ void lip_programs_release(lip_context *ctx) {
     ctx->programs = NULL;
 }
 
-static int warm_listed(const char *family) {
-    for (size_t i = 0; i < sizeof warm_variants / sizeof warm_variants[0]; i++)
-        if (strcmp(warm_variants[i].family, family) == 0) return 1;
-    return 0;
-}
-
 static lip_status warm_one(lip_context *ctx, const char *family, const char *defines) {
     char *source = NULL;
     LIP_TRY(lip_kernel_source(ctx, family, &source));
@@ -378,9 +365,14 @@ static lip_status warm_one(lip_context *ctx, const char *family, const char *def
 
 lip_status lip_context_warm(lip_context *ctx) {
     if (!ctx) return LIP_ERR_NULL;
-    for (size_t i = 0; i < sizeof warm_variants / sizeof warm_variants[0]; i++)
-        LIP_TRY(warm_one(ctx, warm_variants[i].family, warm_variants[i].defines));
-    for (size_t i = 0; i < lip_embedded_source_count; i++)
-        if (!warm_listed(lip_embedded_sources[i].family)) LIP_TRY(warm_one(ctx, lip_embedded_sources[i].family, ""));
+    for (size_t i = 0; i < lip_embedded_source_count; i++) {
+        const char *family = lip_embedded_sources[i].family;
+        if (strcmp(family, "matmul") == 0) {
+            /* GEMM builds one program per transposition, with the defines blas.c uses. */
+            for (int t = 0; t < 4; t++) LIP_TRY(warm_one(ctx, family, lip_gemm_program_defines(t >> 1, t & 1)));
+        } else {
+            LIP_TRY(warm_one(ctx, family, ""));
+        }
+    }
     return LIP_OK;
 }
