@@ -1,0 +1,439 @@
+/* lipcl tests — InvertibleDownSampling / InvertibleUpSampling (pixel_unshuffle order, any H and W):
+ * golden deel-lip cases, host index map, round trips, finite differences, isometry, bad input. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <string.h>
+
+#include "check.h"
+#include "layers/resampling.h"
+#include "npy.h"
+
+static lip_context *ctx;
+static uint64_t rng;
+
+#define ATOL 1e-5
+#define RTOL 1e-4
+
+/* ---- tensors ---------------------------------------------------------------------------------- */
+
+static lip_tensor *tensor_new(int ndim, const size_t *shape) {
+    lip_tensor *t = NULL;
+    REQUIRE_OK(lip_tensor_create(ctx, LIP_FLOAT32, ndim, shape, &t));
+    REQUIRE_OK(lip_tensor_fill(t, 12345.0)); /* a sentinel: unwritten outputs show */
+    return t;
+}
+
+static lip_tensor *tensor_up(int ndim, const size_t *shape, const float *h) {
+    lip_tensor *t = tensor_new(ndim, shape);
+    REQUIRE_OK(lip_tensor_upload(t, h, lip_tensor_count(t) * sizeof *h));
+    return t;
+}
+
+static float *tensor_down(const lip_tensor *t) {
+    size_t n = lip_tensor_count(t);
+    float *h = malloc(n * sizeof *h);
+    if (!h) exit(1);
+    REQUIRE_OK(lip_tensor_download(t, h, n * sizeof *h));
+    return h;
+}
+
+static void *xalloc(size_t bytes) {
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (!p) exit(1);
+    return p;
+}
+
+static double *to_double(const float *f, size_t n) {
+    double *d = xalloc(n * sizeof *d);
+    for (size_t i = 0; i < n; i++) d[i] = f[i];
+    return d;
+}
+
+/* ---- host reference: the index map of the spec (section 2.9) --------------------------------- */
+
+/* small[b, y, x, c·p0·p1 + i·p1 + j] = large[b, y·p0 + i, x·p1 + j, c] for large (B, H, W, C). */
+static void ref_down(const double *large, const size_t *ls, size_t p0, size_t p1, double *small) {
+    size_t B = ls[0], H = ls[1], W = ls[2], C = ls[3], SH = H / p0, SW = W / p1, SC = C * p0 * p1;
+    for (size_t b = 0; b < B; b++)
+        for (size_t y = 0; y < SH; y++)
+            for (size_t x = 0; x < SW; x++)
+                for (size_t c = 0; c < C; c++)
+                    for (size_t i = 0; i < p0; i++)
+                        for (size_t j = 0; j < p1; j++)
+                            small[((b * SH + y) * SW + x) * SC + c * p0 * p1 + i * p1 + j] =
+                                large[((b * H + y * p0 + i) * W + x * p1 + j) * C + c];
+}
+
+/* The inverse: large from small, large of shape ls. */
+static void ref_up(const double *small, const size_t *ls, size_t p0, size_t p1, double *large) {
+    size_t B = ls[0], H = ls[1], W = ls[2], C = ls[3], SH = H / p0, SW = W / p1, SC = C * p0 * p1;
+    for (size_t b = 0; b < B; b++)
+        for (size_t y = 0; y < SH; y++)
+            for (size_t x = 0; x < SW; x++)
+                for (size_t c = 0; c < C; c++)
+                    for (size_t i = 0; i < p0; i++)
+                        for (size_t j = 0; j < p1; j++)
+                            large[((b * H + y * p0 + i) * W + x * p1 + j) * C + c] =
+                                small[((b * SH + y) * SW + x) * SC + c * p0 * p1 + i * p1 + j];
+}
+
+/* f(x) on the host; `in` is x's shape, `out` y's. */
+static void ref_forward(lip_resample_dir dir, const double *x, const size_t *in, const size_t *out, size_t p0,
+                        size_t p1, double *y) {
+    if (dir == LIP_RESAMPLE_DOWN)
+        ref_down(x, in, p0, p1, y);
+    else
+        ref_up(x, out, p0, p1, y);
+}
+
+/*
+ * One direction, pool and input shape: output shape, forward and backward against the host map,
+ * the round trip (bit-exact), finite differences of the host forward, and the isometry.
+ */
+static void check_resample(lip_resample_dir dir, size_t p0, size_t p1, const size_t *in) {
+    char name[160], what[200];
+    snprintf(name, sizeof name, "%s(%zux%zu) x(%zu, %zu, %zu, %zu)", lip_resample_name(dir), p0, p1, in[0], in[1],
+             in[2], in[3]);
+    size_t out[4];
+    CHECK_OK(lip_resample_output_shape(ctx, dir, p0, p1, 4, in, out));
+    size_t n = in[0] * in[1] * in[2] * in[3];
+    CHECK(out[0] * out[1] * out[2] * out[3] == n);
+    float *xf = xalloc(n * sizeof *xf), *gf = xalloc(n * sizeof *gf);
+    test_fill_uniform(&rng, xf, n, -2, 2);
+    test_fill_uniform(&rng, gf, n, -1, 1);
+    double *x = to_double(xf, n), *g = to_double(gf, n), *y = xalloc(n * sizeof *y), *dx = xalloc(n * sizeof *dx);
+    lip_tensor *xt = tensor_up(4, in, xf), *gt = tensor_up(4, out, gf), *yt = tensor_new(4, out), *dxt = tensor_new(4, in);
+    CHECK_OK(lip_resample_forward(ctx, dir, p0, p1, xt, yt));
+    CHECK_OK(lip_resample_backward(ctx, dir, p0, p1, gt, dxt));
+    float *gy = tensor_down(yt), *gdx = tensor_down(dxt);
+    ref_forward(dir, x, in, out, p0, p1, y);
+    snprintf(what, sizeof what, "%s: forward", name);
+    test_compare(what, gy, y, n, 0, 0); /* a permutation: exact */
+    /* backward = the inverse map of g */
+    lip_resample_dir inv = dir == LIP_RESAMPLE_DOWN ? LIP_RESAMPLE_UP : LIP_RESAMPLE_DOWN;
+    ref_forward(inv, g, out, in, p0, p1, dx);
+    snprintf(what, sizeof what, "%s: dx", name);
+    test_compare(what, gdx, dx, n, 0, 0);
+
+    /* round trip: the inverse op on y gives x back bit for bit */
+    lip_tensor *back = tensor_new(4, in);
+    CHECK_OK(lip_resample_forward(ctx, inv, p0, p1, yt, back));
+    float *gb = tensor_down(back);
+    CHECK(memcmp(gb, xf, n * sizeof *gb) == 0);
+    free(gb);
+    lip_tensor_free(back);
+
+    /* finite differences of L = Σ f(x)·g on the host (a linear map: exact away from rounding) */
+    double *ybuf = xalloc(n * sizeof *ybuf);
+    for (int s = 0; s < 8; s++) {
+        size_t e = (size_t)test_uniform(&rng, 0, (double)n);
+        double keep = x[e], lp = 0, lm = 0, h = 1e-3;
+        x[e] = keep + h;
+        ref_forward(dir, x, in, out, p0, p1, ybuf);
+        for (size_t i = 0; i < n; i++) lp += ybuf[i] * g[i];
+        x[e] = keep - h;
+        ref_forward(dir, x, in, out, p0, p1, ybuf);
+        for (size_t i = 0; i < n; i++) lm += ybuf[i] * g[i];
+        x[e] = keep;
+        CHECK_NEAR(gdx[e], (lp - lm) / (2 * h), ATOL + RTOL * fabs(gdx[e]));
+    }
+
+    /* isometry: ‖f(a) − f(b)‖ = ‖a − b‖ */
+    float *bf = xalloc(n * sizeof *bf);
+    for (size_t i = 0; i < n; i++) bf[i] = xf[i] + (float)test_uniform(&rng, -0.5, 0.5);
+    lip_tensor *bt = tensor_up(4, in, bf), *fb = tensor_new(4, out);
+    CHECK_OK(lip_resample_forward(ctx, dir, p0, p1, bt, fb));
+    float *yb = tensor_down(fb);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)gy[i] - yb[i]) * ((double)gy[i] - yb[i]);
+        den += ((double)xf[i] - bf[i]) * ((double)xf[i] - bf[i]);
+    }
+    CHECK_NEAR(sqrt(num / den), 1.0, 1e-12);
+    free(yb);
+    free(bf);
+    lip_tensor_free(bt);
+    lip_tensor_free(fb);
+
+    free(ybuf);
+    free(gy);
+    free(gdx);
+    free(xf);
+    free(gf);
+    free(x);
+    free(g);
+    free(y);
+    free(dx);
+    lip_tensor_free(xt);
+    lip_tensor_free(gt);
+    lip_tensor_free(yt);
+    lip_tensor_free(dxt);
+}
+
+static void test_shapes(void) {
+    static const size_t channels[] = {2, 6, 12, 14};
+    /* (batch, H, W) and the pools tried on them (down-sampling needs H % p0 == W % p1 == 0) */
+    static const size_t spatial[][3] = {{1, 1, 1}, {3, 6, 10}, {1, 13, 13}, {3, 7, 5}, {1, 4, 4}};
+    static const size_t pools[][2] = {{1, 1}, {2, 2}, {3, 5}, {2, 1}, {1, 2}, {13, 13}, {1, 13}, {7, 5}, {7, 1}, {4, 2}, {3, 2}};
+    for (size_t si = 0; si < sizeof spatial / sizeof spatial[0]; si++)
+        for (size_t ci = 0; ci < 4; ci++)
+            for (size_t pi = 0; pi < sizeof pools / sizeof pools[0]; pi++) {
+                size_t p0 = pools[pi][0], p1 = pools[pi][1];
+                size_t large[4] = {spatial[si][0], spatial[si][1], spatial[si][2], channels[ci]};
+                if (large[1] % p0 || large[2] % p1) continue;
+                check_resample(LIP_RESAMPLE_DOWN, p0, p1, large);
+                /* up-sampling of the matching small image */
+                size_t small[4] = {large[0], large[1] / p0, large[2] / p1, large[3] * p0 * p1};
+                check_resample(LIP_RESAMPLE_UP, p0, p1, small);
+            }
+}
+
+static void test_errors(void) {
+    size_t s[4] = {2, 6, 5, 3}, s3[3] = {2, 6, 5}, o[4] = {2, 3, 5, 6}, wrong[4] = {2, 3, 5, 3};
+    lip_tensor *x = tensor_new(4, s), *x3 = tensor_new(3, s3), *y = tensor_new(4, o), *yw = tensor_new(4, wrong);
+    CHECK_STATUS(lip_resample_forward(ctx, LIP_RESAMPLE_DOWN, 2, 2, x, y), LIP_ERR_SHAPE);
+    CHECK_MESSAGE(ctx, "InvertibleDownSampling: input 6x5 is not divisible by the pool 2x2");
+    CHECK_OK(lip_resample_forward(ctx, LIP_RESAMPLE_DOWN, 2, 1, x, y));
+    CHECK_STATUS(lip_resample_forward(ctx, LIP_RESAMPLE_DOWN, 2, 1, x, yw), LIP_ERR_SHAPE);
+    CHECK_MESSAGE(ctx, "InvertibleDownSampling: y (2, 3, 5, 3) must be (2, 3, 5, 6)");
+    CHECK_STATUS(lip_resample_forward(ctx, LIP_RESAMPLE_UP, 2, 2, x, y), LIP_ERR_SHAPE);
+    CHECK_MESSAGE(ctx, "InvertibleUpSampling: 3 channels is not a multiple of the pool area 2x2 = 4");
+    CHECK_STATUS(lip_resample_forward(ctx, LIP_RESAMPLE_DOWN, 0, 2, x, y), LIP_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE(ctx, "pool size 0x2 must be >= 1");
+    CHECK_STATUS(lip_resample_forward(ctx, LIP_RESAMPLE_DOWN, 2, 1, x3, y), LIP_ERR_SHAPE);
+    CHECK_MESSAGE(ctx, "must be 4-D NHWC");
+    CHECK_STATUS(lip_resample_forward(ctx, LIP_RESAMPLE_DOWN, 1, 1, x, x), LIP_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE(ctx, "y must not be the same tensor as x");
+    CHECK_STATUS(lip_resample_backward(ctx, LIP_RESAMPLE_DOWN, 2, 1, x, y), LIP_ERR_SHAPE);
+    CHECK_MESSAGE(ctx, "InvertibleDownSampling backward: dy (2, 6, 5, 3): InvertibleUpSampling: 3 channels is not a "
+                       "multiple of the pool area 2x1 = 2");
+    CHECK_STATUS(lip_resample_backward(ctx, LIP_RESAMPLE_DOWN, 2, 1, y, yw), LIP_ERR_SHAPE);
+    CHECK_MESSAGE(ctx, "InvertibleDownSampling backward: dx (2, 3, 5, 3) must be (2, 6, 5, 3)");
+    CHECK_OK(lip_resample_backward(ctx, LIP_RESAMPLE_DOWN, 2, 1, y, x));
+    CHECK_STATUS(lip_resample_forward(ctx, (lip_resample_dir)7, 1, 1, x, y), LIP_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(lip_resample_forward(ctx, LIP_RESAMPLE_DOWN, 1, 1, NULL, y), LIP_ERR_NULL);
+    CHECK_STATUS(lip_resample_forward(NULL, LIP_RESAMPLE_DOWN, 1, 1, x, y), LIP_ERR_NULL);
+    lip_tensor_free(x);
+    lip_tensor_free(x3);
+    lip_tensor_free(y);
+    lip_tensor_free(yw);
+}
+
+/* ---- golden cases (category resampling) -------------------------------------------------------- */
+
+static const char *const known_params[] = {"layer", "pool_size", "data_format", NULL};
+static const char *const known_inputs[] = {"x", "g", NULL};
+static const char *const known_outputs[] = {"y", "grad_x", NULL};
+
+static int in_list(const char *const *list, const char *s) {
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0) return 1;
+    return 0;
+}
+
+static const char *case_param(const case_file *c, const char *target, const char *name) {
+    char key[256];
+    snprintf(key, sizeof key, "variant.%s.%s", target, name);
+    const char *v = case_get(c, key);
+    if (v) return v;
+    snprintf(key, sizeof key, "param.%s", name);
+    return case_get(c, key);
+}
+
+static int case_fail(const char *dir, const char *why, const char *what) {
+    fprintf(stderr, "%s: %s '%s'\n", dir, why, what);
+    test_failures++;
+    return -1;
+}
+
+/* Every key of the case is known (README grammar); 0 when fine. */
+static int case_validate(const case_file *c) {
+    static const char *const ignored[] = {"case", "category", "summary", "primary_reference", "set", "seed",
+                                          "attempt", NULL};
+    static const char *const ignored_families[] = {"extra", "result", "tol", "check", "compare", "note", NULL};
+    for (size_t i = 0; i < c->count; i++) {
+        const char *key = c->entries[i].key;
+        char family[64];
+        size_t fl = strcspn(key, ".");
+        if (fl >= sizeof family) return case_fail(c->dir, "key too long", key);
+        memcpy(family, key, fl);
+        family[fl] = '\0';
+        const char *rest = key[fl] ? key + fl + 1 : "";
+        if (!key[fl] && in_list(ignored, key)) continue;
+        if (in_list(ignored_families, family)) continue;
+        if (strcmp(family, "param") == 0) {
+            if (!in_list(known_params, rest)) return case_fail(c->dir, "unknown param", key);
+        } else if (strcmp(family, "variant") == 0) {
+            char target[64], out_key[128];
+            size_t tl = strcspn(rest, ".");
+            if (!rest[tl] || tl >= sizeof target) return case_fail(c->dir, "malformed variant", key);
+            memcpy(target, rest, tl);
+            target[tl] = '\0';
+            snprintf(out_key, sizeof out_key, "output.%s", target);
+            if (!case_get(c, out_key)) return case_fail(c->dir, "variant of an unknown target", key);
+            if (!in_list(known_params, rest + tl + 1)) return case_fail(c->dir, "unknown variant param", key);
+        } else if (strcmp(family, "input") == 0) {
+            if (!in_list(known_inputs, rest)) return case_fail(c->dir, "unknown input", key);
+        } else if (strcmp(family, "output") == 0) {
+            if (!in_list(known_outputs, rest)) return case_fail(c->dir, "unknown output", key);
+        } else {
+            return case_fail(c->dir, "unknown key family", key);
+        }
+    }
+    return 0;
+}
+
+static float *case_array(const case_file *c, const char *family, const char *name, npy_array *arr) {
+    char key[128], file[256], dtype[32], path[1536], err[512];
+    size_t shape[8];
+    int ndim;
+    snprintf(key, sizeof key, "%s.%s", family, name);
+    const char *v = case_get(c, key);
+    if (!v) return NULL;
+    if (case_file_line(v, file, sizeof file, dtype, sizeof dtype, shape, &ndim) != 0) {
+        case_fail(c->dir, "malformed file line", key);
+        return NULL;
+    }
+    snprintf(path, sizeof path, "%s/%s", c->dir, file);
+    if (npy_load(path, arr, err, sizeof err) != 0 || arr->dtype != NPY_F32) {
+        case_fail(c->dir, "cannot load float32 array", path);
+        return NULL;
+    }
+    return arr->data;
+}
+
+static int run_case(const char *dir) {
+    case_file c;
+    char err[512];
+    if (case_load(dir, &c, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        test_failures++;
+        return 0;
+    }
+    const char *cat = case_get(&c, "category");
+    if (!cat || strcmp(cat, "resampling") != 0) {
+        case_free(&c);
+        return 0;
+    }
+    int ok = case_validate(&c) == 0, compared = 0;
+    npy_array ax, ag;
+    memset(&ax, 0, sizeof ax);
+    memset(&ag, 0, sizeof ag);
+    float *x = ok ? case_array(&c, "input", "x", &ax) : NULL;
+    float *g = ok ? case_array(&c, "input", "g", &ag) : NULL;
+    if (ok && (!x || !g || ax.ndim != 4)) ok = case_fail(dir, "missing or bad input", "x, g") == 0;
+    for (size_t i = 0; ok && i < c.count; i++) {
+        if (strncmp(c.entries[i].key, "output.", 7) != 0) continue;
+        const char *target = c.entries[i].key + 7;
+        const char *layer = case_param(&c, target, "layer"), *ps = case_param(&c, target, "pool_size");
+        const char *df = case_param(&c, target, "data_format");
+        lip_resample_dir dir_;
+        if (layer && strcmp(layer, "InvertibleDownSampling") == 0)
+            dir_ = LIP_RESAMPLE_DOWN;
+        else if (layer && strcmp(layer, "InvertibleUpSampling") == 0)
+            dir_ = LIP_RESAMPLE_UP;
+        else {
+            ok = case_fail(dir, "unknown layer", layer ? layer : "(none)") == 0;
+            break;
+        }
+        double pd[3];
+        if (!ps || case_numbers(ps, pd, 3) != 2 || !(pd[0] >= 1 && pd[1] >= 1)) {
+            ok = case_fail(dir, "bad pool_size", ps ? ps : "(none)") == 0;
+            break;
+        }
+        if (df && strcmp(df, "channels_last") != 0) {
+            ok = case_fail(dir, "unsupported data_format", df) == 0;
+            break;
+        }
+        size_t p0 = (size_t)pd[0], p1 = (size_t)pd[1], oshape[4];
+        CHECK_OK(lip_resample_output_shape(ctx, dir_, p0, p1, 4, ax.shape, oshape));
+        if (oshape[0] * oshape[1] * oshape[2] * oshape[3] != ag.count) {
+            ok = case_fail(dir, "g does not fit the output of", target) == 0;
+            break;
+        }
+        lip_tensor *xt = tensor_up(4, ax.shape, x), *gt = tensor_up(4, oshape, g);
+        lip_tensor *yt = tensor_new(4, oshape), *dxt = tensor_new(4, ax.shape);
+        CHECK_OK(lip_resample_forward(ctx, dir_, p0, p1, xt, yt));
+        CHECK_OK(lip_resample_backward(ctx, dir_, p0, p1, gt, dxt));
+        const lip_tensor *src = strcmp(target, "y") == 0 ? yt : dxt;
+        npy_array ae;
+        float *expected = case_array(&c, "output", target, &ae);
+        if (expected && ae.count == lip_tensor_count(src)) {
+            float *got = tensor_down(src);
+            double *ref = to_double(expected, ae.count);
+            char what[1400];
+            snprintf(what, sizeof what, "%s: %s", dir, target);
+            test_compare(what, got, ref, ae.count, ATOL, RTOL);
+            compared++;
+            free(got);
+            free(ref);
+        } else {
+            case_fail(dir, "cannot compare output", target);
+        }
+        npy_free(&ae);
+        lip_tensor_free(xt);
+        lip_tensor_free(gt);
+        lip_tensor_free(yt);
+        lip_tensor_free(dxt);
+    }
+    if (ok) printf("case %s: %d outputs compared\n", c.dir, compared);
+    npy_free(&ax);
+    npy_free(&ag);
+    case_free(&c);
+    return ok && compared > 0;
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void test_reference(const char *root) {
+    DIR *d = opendir(root);
+    if (!d) {
+        fprintf(stderr, "cannot open the reference folder %s\n", root);
+        test_failures++;
+        return;
+    }
+    char *names[512];
+    size_t count = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && count < 512)
+        if (de->d_name[0] != '.') names[count++] = strdup(de->d_name);
+    closedir(d);
+    qsort(names, count, sizeof *names, by_name);
+    int ran = 0;
+    for (size_t i = 0; i < count; i++) {
+        char dir[1024], probe[1100];
+        snprintf(dir, sizeof dir, "%s/%s", root, names[i]);
+        snprintf(probe, sizeof probe, "%s/case.txt", dir);
+        FILE *f = fopen(probe, "r");
+        if (f) {
+            fclose(f);
+            ran += run_case(dir);
+        }
+        free(names[i]);
+    }
+    printf("%d resampling reference cases passed through\n", ran);
+    CHECK(ran >= 3);
+}
+
+int main(int argc, char **argv) {
+    rng = test_seed(20240613);
+    ctx = test_context();
+    const char *root = argc > 1 ? argv[1] : LIPCL_SOURCE_DIR "/tests/reference";
+    char probe[1100];
+    snprintf(probe, sizeof probe, "%s/case.txt", root);
+    FILE *one = fopen(probe, "r");
+    if (one) { /* argv[1] is one case folder: run just that case (one CTest entry per case) */
+        fclose(one);
+        if (run_case(root) != 1) {
+            fprintf(stderr, "%s: not a passing case of this test's category\n", root);
+            test_failures++;
+        }
+        test_context_free(ctx);
+        return test_finish("test_resampling");
+    }
+    test_reference(root);
+    test_errors();
+    test_shapes();
+    test_context_free(ctx);
+    return test_finish("test_resampling");
+}
