@@ -130,7 +130,7 @@ static lip_status geometry(lip_context *ctx, const lip_pool2d_params *p, int ndi
 lip_status lip_pool2d_output_shape(lip_context *ctx, const lip_pool2d_params *p, int ndim, const size_t *in,
                                    int *out_ndim, size_t *out) {
     if (!ctx) return LIP_ERR_NULL;
-    pool_geom g;
+    pool_geom g = {0};
     LIP_TRY(geometry(ctx, p, ndim, in, &g));
     LIP_CHECK(ctx, out_ndim && out, LIP_ERR_NULL, "%s: output shape pointer is NULL", lip_pool2d_name(p->kind));
     if (is_global(p->kind)) {
@@ -197,7 +197,7 @@ static lip_status check_io(lip_context *ctx, const lip_pool2d_params *p, const l
 
 lip_status lip_pool2d_forward(lip_context *ctx, const lip_pool2d_params *p, const lip_tensor *x, lip_tensor *y) {
     if (!ctx) return LIP_ERR_NULL;
-    pool_geom g;
+    pool_geom g = {0};
     LIP_TRY(check_io(ctx, p, x, "y", y, &g));
     const char *op = lip_pool2d_name(p->kind);
     LIP_CHECK(ctx, y->mem != x->mem, LIP_ERR_INVALID_ARGUMENT, "%s: y must not be the same tensor as x", op);
@@ -252,7 +252,7 @@ lip_status lip_pool2d_forward(lip_context *ctx, const lip_pool2d_params *p, cons
 lip_status lip_pool2d_backward(lip_context *ctx, const lip_pool2d_params *p, const lip_tensor *x,
                                const lip_tensor *dy, lip_tensor *dx) {
     if (!ctx) return LIP_ERR_NULL;
-    pool_geom g;
+    pool_geom g = {0};
     LIP_TRY(check_io(ctx, p, x, "dy", dy, &g));
     const char *op = lip_pool2d_name(p->kind);
     char xs[64], why[96];

@@ -69,7 +69,7 @@ static lip_status reduce_all(lip_context *ctx, const char *op, const char *entry
     LIP_TRY(check_x(ctx, op, x));
     LIP_TRY(check_out(ctx, op, out, LIP_FLOAT32, 1, "one value", x));
     cl_kernel k1, k2;
-    size_t wg;
+    size_t wg = 0;
     LIP_TRY(lip_kernel_get(ctx, "reduce", entry, NULL, &k1));
     LIP_TRY(compiled_wg(ctx, k1, entry, &wg));
     size_t groups = (x->count + wg - 1) / wg;
@@ -77,7 +77,7 @@ static lip_status reduce_all(lip_context *ctx, const char *op, const char *entry
     if (groups == 1) return partial_pass(ctx, k1, label, wg, 1, x->mem, x->offset, x->count, out->mem, out->offset);
 
     LIP_TRY(lip_kernel_get(ctx, "reduce", final_entry, NULL, &k2));
-    size_t wg2;
+    size_t wg2 = 0;
     LIP_TRY(compiled_wg(ctx, k2, final_entry, &wg2));
     lip_tensor *scratch = NULL;
     LIP_TRY(lip_tensor_create(ctx, LIP_FLOAT32, 1, &groups, &scratch));
