@@ -1,19 +1,19 @@
 /* lipcl tests — Lipschitz activations (GroupSort(n), GroupSort2, FullSort, MaxMin, Householder, PReLUlip,
  * ReLU): golden deel-lip cases, double host references, finite differences, Lipschitz bounds, bad input. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <string.h>
 
 #include "check.h"
 #include "layers/activations.h"
 #include "npy.h"
+#include "refcase.h"
 
 static lip_context *ctx;
 static uint64_t rng;
 
 /* Tolerance of every device-vs-reference comparison (tests/reference/README.md). */
-#define ATOL 1e-5
-#define RTOL 1e-4
+#define ATOL REFCASE_ATOL
+#define RTOL REFCASE_RTOL
 /* Finite differences: step, distance to a kink below which a point is skipped, elements sampled. */
 #define FD_H 1e-6
 #define FD_KINK 1e-3
@@ -23,43 +23,16 @@ static const double PI = 3.14159265358979323846;
 
 /* ---- tensors ---------------------------------------------------------------------------------- */
 
+/* Float32 tensors on the test context; new ones hold a sentinel, so unwritten outputs show. */
 static lip_tensor *tensor_new(lip_dtype dtype, int ndim, const size_t *shape) {
-    lip_tensor *t = NULL;
-    REQUIRE_OK(lip_tensor_create(ctx, dtype, ndim, shape, &t));
-    REQUIRE_OK(lip_tensor_fill(t, 12345.0)); /* a sentinel: unwritten outputs show */
-    return t;
+    return test_sentinel(ctx, dtype, ndim, shape);
 }
-
-static lip_tensor *tensor_up(int ndim, const size_t *shape, const float *h) {
-    lip_tensor *t = tensor_new(LIP_FLOAT32, ndim, shape);
-    REQUIRE_OK(lip_tensor_upload(t, h, lip_tensor_count(t) * sizeof *h));
-    return t;
-}
-
-static float *tensor_down(const lip_tensor *t) {
-    size_t n = lip_tensor_count(t);
-    float *h = malloc(n * sizeof *h);
-    if (!h) exit(1);
-    REQUIRE_OK(lip_tensor_download(t, h, n * sizeof *h));
-    return h;
-}
+static lip_tensor *tensor_up(int ndim, const size_t *shape, const float *h) { return test_upload(ctx, ndim, shape, h); }
 
 static double *dalloc(size_t n) {
     double *p = calloc(n ? n : 1, sizeof *p);
     if (!p) exit(1);
     return p;
-}
-
-static float *falloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof *p);
-    if (!p) exit(1);
-    return p;
-}
-
-static double *to_double(const float *f, size_t n) {
-    double *d = dalloc(n);
-    for (size_t i = 0; i < n; i++) d[i] = f[i];
-    return d;
 }
 
 static size_t shape_count(int ndim, const size_t *shape) {
@@ -305,15 +278,15 @@ static void check_op(const op_t *op, const float *param) {
     memcpy(oshape, op->shape, sizeof oshape);
     if (op->kind == OP_MAXMIN) oshape[op->ndim - 1] *= 2;
 
-    float *xf = falloc(n), *gf = falloc(m);
+    float *xf = test_falloc(n), *gf = test_falloc(m);
     test_fill_uniform(&rng, xf, n, -2.0, 2.0);
     test_fill_uniform(&rng, gf, m, -1.0, 1.0);
-    double *x = to_double(xf, n), *g = to_double(gf, m), *p = NULL;
+    double *x = test_to_double(xf, n), *g = test_to_double(gf, m), *p = NULL;
     lip_tensor *xt = tensor_up(op->ndim, op->shape, xf), *gt = tensor_up(op->ndim, oshape, gf);
     lip_tensor *yt = tensor_new(LIP_FLOAT32, op->ndim, oshape), *dxt = tensor_new(LIP_FLOAT32, op->ndim, op->shape);
     lip_tensor *pt = NULL, *dpt = NULL;
     if (op->pcount) {
-        p = to_double(param, op->pcount);
+        p = test_to_double(param, op->pcount);
         pt = tensor_up(op->pndim, op->pshape, param);
         dpt = tensor_new(LIP_FLOAT32, op->pndim, op->pshape);
     }
@@ -322,19 +295,19 @@ static void check_op(const op_t *op, const float *param) {
 
     /* forward and backward against the host reference */
     CHECK_OK(dev_forward(op, pt, xt, yt));
-    float *got = tensor_down(yt);
+    float *got = test_download(yt);
     host_forward(op, x, p, y);
     snprintf(what, sizeof what, "%s: forward", name);
     test_compare(what, got, y, m, ATOL, RTOL);
     free(got);
     CHECK_OK(dev_backward(op, pt, xt, gt, dxt, dpt));
-    float *gdx = tensor_down(dxt);
+    float *gdx = test_download(dxt);
     host_backward(op, x, p, g, dx, dp);
     snprintf(what, sizeof what, "%s: dx", name);
     test_compare(what, gdx, dx, n, ATOL, RTOL);
     float *gdp = NULL;
     if (op->pcount) {
-        gdp = tensor_down(dpt);
+        gdp = test_download(dpt);
         double scale = 0;
         for (size_t j = 0; j < op->pcount; j++) scale = fmax(scale, fabs(dp[j]));
         snprintf(what, sizeof what, "%s: dparam", name);
@@ -398,7 +371,7 @@ static void check_op(const op_t *op, const float *param) {
         lip_tensor *dx2 = tensor_new(LIP_FLOAT32, op->ndim, op->shape);
         CHECK_OK(lip_groupsort_forward(ctx, op->n, (float)op->k, xt, y2, rt));
         CHECK_OK(lip_groupsort_backward(ctx, op->n, (float)op->k, NULL, rt, gt, dx2));
-        float *a = tensor_down(yt), *b = tensor_down(y2), *c = tensor_down(dx2);
+        float *a = test_download(yt), *b = test_download(y2), *c = test_download(dx2);
         CHECK(memcmp(a, b, n * sizeof *a) == 0);
         CHECK(memcmp(c, gdx, n * sizeof *c) == 0);
         int32_t *r = malloc(n * sizeof *r);
@@ -419,7 +392,7 @@ static void check_op(const op_t *op, const float *param) {
     /* determinism: the backward again gives the same bits */
     if (op->pcount) {
         CHECK_OK(dev_backward(op, pt, xt, gt, dxt, dpt));
-        float *again = tensor_down(dpt), *again_dx = tensor_down(dxt);
+        float *again = test_download(dpt), *again_dx = test_download(dxt);
         CHECK(memcmp(again, gdp, op->pcount * sizeof *again) == 0);
         CHECK(memcmp(again_dx, gdx, n * sizeof *again_dx) == 0);
         free(again);
@@ -428,7 +401,7 @@ static void check_op(const op_t *op, const float *param) {
 
     /* Lipschitz: ‖f(a) − f(b)‖ ≤ K‖a − b‖ on random pairs, far apart and close. */
     double bound = op_bound(op, p), worst_ratio = 0;
-    float *af = falloc(n), *bf = falloc(n);
+    float *af = test_falloc(n), *bf = test_falloc(n);
     lip_tensor *at = tensor_new(LIP_FLOAT32, op->ndim, op->shape), *bt = tensor_new(LIP_FLOAT32, op->ndim, op->shape);
     lip_tensor *fa = tensor_new(LIP_FLOAT32, op->ndim, oshape), *fb = tensor_new(LIP_FLOAT32, op->ndim, oshape);
     for (int pair = 0; pair < 6; pair++) {
@@ -439,7 +412,7 @@ static void check_op(const op_t *op, const float *param) {
         REQUIRE_OK(lip_tensor_upload(bt, bf, n * sizeof *bf));
         CHECK_OK(dev_forward(op, pt, at, fa));
         CHECK_OK(dev_forward(op, pt, bt, fb));
-        float *ya = tensor_down(fa), *yb = tensor_down(fb);
+        float *ya = test_download(fa), *yb = test_download(fb);
         double num = 0, den = 0;
         for (size_t i = 0; i < m; i++) num += ((double)ya[i] - yb[i]) * ((double)ya[i] - yb[i]);
         for (size_t i = 0; i < n; i++) den += ((double)af[i] - bf[i]) * ((double)af[i] - bf[i]);
@@ -525,7 +498,7 @@ static void test_shapes(void) {
             hh.pcount = c / 2;
             hh.pndim = 1;
             hh.pshape[0] = c / 2;
-            float *theta = falloc(c / 2);
+            float *theta = test_falloc(c / 2);
             test_fill_uniform(&rng, theta, c / 2, -3.2, 3.2);
             if (si == 1) theta[0] = (float)(PI / 2);
             check_op(&hh, theta);
@@ -549,7 +522,7 @@ static void test_shapes(void) {
                     pr.pshape[2] = c;
                     pr.pcount = shape[1] * shape[2] * c;
                 }
-                float *alpha = falloc(pr.pcount);
+                float *alpha = test_falloc(pr.pcount);
                 test_fill_uniform(&rng, alpha, pr.pcount, -0.9, 0.9);
                 check_op(&pr, alpha);
                 free(alpha);
@@ -566,10 +539,10 @@ static void test_shapes(void) {
 /* GroupSort with ties (values on a coarse grid): still a permutation, the stable order of the host. */
 static void test_ties(void) {
     size_t shape[2] = {7, 12}, n = 84;
-    float *xf = falloc(n), *gf = falloc(n);
+    float *xf = test_falloc(n), *gf = test_falloc(n);
     for (size_t i = 0; i < n; i++) xf[i] = (float)(0.5 * floor(test_uniform(&rng, -3, 3)));
     test_fill_uniform(&rng, gf, n, -1, 1);
-    double *x = to_double(xf, n), *g = to_double(gf, n), *y = dalloc(n), *dx = dalloc(n);
+    double *x = test_to_double(xf, n), *g = test_to_double(gf, n), *y = dalloc(n), *dx = dalloc(n);
     lip_tensor *xt = tensor_up(2, shape, xf), *gt = tensor_up(2, shape, gf);
     lip_tensor *yt = tensor_new(LIP_FLOAT32, 2, shape), *dxt = tensor_new(LIP_FLOAT32, 2, shape);
     static const size_t ns[] = {2, 3, 4, 0};
@@ -579,7 +552,7 @@ static void test_ties(void) {
         CHECK_OK(lip_groupsort_backward(ctx, ns[i], 1.0f, xt, NULL, gt, dxt));
         ref_groupsort(x, n, group, 1.0, y);
         ref_groupsort_backward(x, g, n, group, 1.0, dx);
-        float *gy = tensor_down(yt), *gdx = tensor_down(dxt);
+        float *gy = test_download(yt), *gdx = test_download(dxt);
         char what[64];
         snprintf(what, sizeof what, "GroupSort(%zu) with ties: forward", ns[i]);
         test_compare(what, gy, y, n, 0, 0);
@@ -615,13 +588,13 @@ static void test_prelu_constrain(void) {
     for (int si = 0; si < 3; si++)
         for (int ki = 0; ki < 3; ki++) {
             size_t a = shape_count(ndims[si], shapes[si]), rows = shapes[si][0], cols = a / rows;
-            float *af = falloc(a);
+            float *af = test_falloc(a);
             test_fill_uniform(&rng, af, a, -3.0, 3.0);
             af[0] = 0.01f; /* a column with a small norm is scaled by norm/(1e-7 + norm) */
             lip_tensor *at = tensor_up(ndims[si], shapes[si], af);
             CHECK_OK(lip_prelu_constrain(ctx, (float)ks[ki], at));
-            float *got = tensor_down(at);
-            double *ref = to_double(af, a);
+            float *got = test_download(at);
+            double *ref = test_to_double(af, a);
             for (size_t j = 0; j < cols; j++) {
                 double sq = 0;
                 for (size_t r = 0; r < rows; r++) sq += (double)af[r * cols + j] * af[r * cols + j];
@@ -653,7 +626,8 @@ static void test_prelu_constrain(void) {
 /* Accumulating parameter gradients adds to what is there; dx may be omitted. */
 static void test_accumulate(void) {
     size_t shape[2] = {300, 6}, n = 1800, hs[1] = {3}, cs[1] = {6};
-    float *xf = falloc(n), *gf = falloc(n), th[3] = {0.3f, -1.2f, 2.0f}, al[6] = {0.1f, -0.2f, 0.3f, 0.4f, 0.5f, -0.6f};
+    float *xf = test_falloc(n), *gf = test_falloc(n);
+    float th[3] = {0.3f, -1.2f, 2.0f}, al[6] = {0.1f, -0.2f, 0.3f, 0.4f, 0.5f, -0.6f};
     test_fill_uniform(&rng, xf, n, -2, 2);
     test_fill_uniform(&rng, gf, n, -1, 1);
     lip_tensor *xt = tensor_up(2, shape, xf), *gt = tensor_up(2, shape, gf);
@@ -666,7 +640,7 @@ static void test_accumulate(void) {
     CHECK_OK(lip_prelu_backward(ctx, at, xt, gt, NULL, e1, 0));
     REQUIRE_OK(lip_tensor_fill(e2, -1.0));
     CHECK_OK(lip_prelu_backward(ctx, at, xt, gt, NULL, e2, 1));
-    float *a = tensor_down(d1), *b = tensor_down(d2), *c = tensor_down(e1), *d = tensor_down(e2);
+    float *a = test_download(d1), *b = test_download(d2), *c = test_download(e1), *d = test_download(e2);
     for (int j = 0; j < 3; j++) CHECK_NEAR(b[j], a[j] + 0.25, 1e-5 * (1 + fabs(a[j])));
     for (int j = 0; j < 6; j++) CHECK_NEAR(d[j], c[j] - 1.0, 1e-5 * (1 + fabs(c[j])));
     /* nothing wanted: nothing to do */
@@ -771,132 +745,43 @@ static void test_errors(void) {
 static const char *const act_params[] = {"activation", "n", "k_coef_lip", "data_format", "inputs_tie_free", NULL};
 static const char *const act_inputs[] = {"x", "theta", "g", NULL};
 static const char *const act_outputs[] = {"y", "grad_x", "grad_theta", NULL};
-
-static int in_list(const char *const *list, const char *s) {
-    for (; *list; list++)
-        if (strcmp(*list, s) == 0) return 1;
-    return 0;
-}
-
-/* The value of param `name` for output `target`: its variant line if any, else param.name. */
-static const char *case_param(const case_file *c, const char *target, const char *name) {
-    char key[256];
-    snprintf(key, sizeof key, "variant.%s.%s", target, name);
-    const char *v = case_get(c, key);
-    if (v) return v;
-    snprintf(key, sizeof key, "param.%s", name);
-    return case_get(c, key);
-}
-
-static int case_fail(const char *dir, const char *why, const char *what) {
-    fprintf(stderr, "%s: %s '%s'\n", dir, why, what);
-    test_failures++;
-    return -1;
-}
-
-/* Every key of the case is known (README grammar); 0 when fine. */
-static int case_validate(const case_file *c) {
-    static const char *const ignored[] = {"case", "category", "summary", "primary_reference", "set", "seed",
-                                          "attempt", NULL};
-    static const char *const ignored_families[] = {"extra", "result", "tol", "check", "compare", "note", NULL};
-    for (size_t i = 0; i < c->count; i++) {
-        const char *key = c->entries[i].key;
-        char family[64];
-        size_t fl = strcspn(key, ".");
-        if (fl >= sizeof family) return case_fail(c->dir, "key too long", key);
-        memcpy(family, key, fl);
-        family[fl] = '\0';
-        const char *rest = key[fl] ? key + fl + 1 : "";
-        if (!key[fl] && in_list(ignored, key)) continue;
-        if (in_list(ignored_families, family)) continue;
-        if (strcmp(family, "param") == 0) {
-            if (!in_list(act_params, rest)) return case_fail(c->dir, "unknown param", key);
-        } else if (strcmp(family, "variant") == 0) {
-            char target[64];
-            size_t tl = strcspn(rest, ".");
-            if (!rest[tl] || tl >= sizeof target) return case_fail(c->dir, "malformed variant", key);
-            memcpy(target, rest, tl);
-            target[tl] = '\0';
-            char out_key[128];
-            snprintf(out_key, sizeof out_key, "output.%s", target);
-            if (!case_get(c, out_key)) return case_fail(c->dir, "variant of an unknown target", key);
-            if (!in_list(act_params, rest + tl + 1)) return case_fail(c->dir, "unknown variant param", key);
-        } else if (strcmp(family, "input") == 0) {
-            if (!in_list(act_inputs, rest)) return case_fail(c->dir, "unknown input", key);
-        } else if (strcmp(family, "output") == 0) {
-            if (!in_list(act_outputs, rest)) return case_fail(c->dir, "unknown output", key);
-        } else {
-            return case_fail(c->dir, "unknown key family", key);
-        }
-    }
-    return 0;
-}
-
-/* Load array `name` (input.* or output.*) of the case as float32; NULL if absent. */
-static float *case_array(const case_file *c, const char *family, const char *name, npy_array *arr) {
-    char key[128], file[256], dtype[32], path[1536], err[512];
-    size_t shape[8];
-    int ndim;
-    snprintf(key, sizeof key, "%s.%s", family, name);
-    const char *v = case_get(c, key);
-    if (!v) return NULL;
-    if (case_file_line(v, file, sizeof file, dtype, sizeof dtype, shape, &ndim) != 0) {
-        case_fail(c->dir, "malformed file line", key);
-        return NULL;
-    }
-    snprintf(path, sizeof path, "%s/%s", c->dir, file);
-    if (npy_load(path, arr, err, sizeof err) != 0 || arr->dtype != NPY_F32) {
-        case_fail(c->dir, "cannot load float32 array", path);
-        return NULL;
-    }
-    return arr->data;
-}
+static const refcase_keys case_keys = {act_params, act_inputs, act_outputs};
 
 /* Run one activation case; returns 1 if it ran and compared every output. */
 static int run_case(const char *dir) {
     case_file c;
-    char err[512];
-    if (case_load(dir, &c, err, sizeof err) != 0) {
-        fprintf(stderr, "%s\n", err);
-        test_failures++;
-        return 0;
-    }
-    const char *cat = case_get(&c, "category");
-    if (!cat || strcmp(cat, "activation") != 0) {
-        case_free(&c);
-        return 0;
-    }
-    int ok = case_validate(&c) == 0;
+    if (!refcase_open(dir, "activation", &c)) return 0;
+    int ok = refcase_validate(&c, &case_keys) == 0;
     npy_array ax, ag, at;
     memset(&ax, 0, sizeof ax);
     memset(&ag, 0, sizeof ag);
     memset(&at, 0, sizeof at);
-    float *x = ok ? case_array(&c, "input", "x", &ax) : NULL;
-    float *g = ok ? case_array(&c, "input", "g", &ag) : NULL;
-    float *theta = ok ? case_array(&c, "input", "theta", &at) : NULL;
-    if (ok && (!x || !g)) ok = case_fail(dir, "missing input", "x or g") == 0;
+    float *x = ok ? refcase_array(&c, "input", "x", &ax) : NULL;
+    float *g = ok ? refcase_array(&c, "input", "g", &ag) : NULL;
+    float *theta = ok ? refcase_array(&c, "input", "theta", &at) : NULL;
+    if (ok && (!x || !g)) ok = refcase_fail(dir, "missing input", "x or g") == 0;
     int compared = 0;
     for (size_t i = 0; ok && i < c.count; i++) {
         if (strncmp(c.entries[i].key, "output.", 7) != 0) continue;
         const char *target = c.entries[i].key + 7;
-        const char *act = case_param(&c, target, "activation"), *ns = case_param(&c, target, "n");
-        const char *ks = case_param(&c, target, "k_coef_lip"), *df = case_param(&c, target, "data_format");
-        const char *tf = case_param(&c, target, "inputs_tie_free");
-        if (df && strcmp(df, "channels_last") != 0) ok = case_fail(dir, "unsupported data_format", df) == 0;
-        if (tf && strcmp(tf, "true") != 0 && strcmp(tf, "false") != 0) ok = case_fail(dir, "bad bool", tf) == 0;
+        const char *act = refcase_param(&c, target, "activation"), *ns = refcase_param(&c, target, "n");
+        const char *ks = refcase_param(&c, target, "k_coef_lip"), *df = refcase_param(&c, target, "data_format");
+        const char *tf = refcase_param(&c, target, "inputs_tie_free");
+        if (df && strcmp(df, "channels_last") != 0) ok = refcase_fail(dir, "unsupported data_format", df) == 0;
+        if (tf && strcmp(tf, "true") != 0 && strcmp(tf, "false") != 0) ok = refcase_fail(dir, "bad bool", tf) == 0;
         op_t op;
         memset(&op, 0, sizeof op);
         op.k = 1.0;
         op.ndim = ax.ndim;
-        if (ax.ndim < 1 || ax.ndim > 4) ok = case_fail(dir, "bad rank of", "x") == 0;
+        if (ax.ndim < 1 || ax.ndim > 4) ok = refcase_fail(dir, "bad rank of", "x") == 0;
         for (int d = 0; ok && d < ax.ndim; d++) op.shape[d] = ax.shape[d];
         if (ks) {
             char *end;
             op.k = strtod(ks, &end);
-            if (*end || !(op.k > 0)) ok = case_fail(dir, "bad k_coef_lip", ks) == 0;
+            if (*end || !(op.k > 0)) ok = refcase_fail(dir, "bad k_coef_lip", ks) == 0;
         }
         if (!act) {
-            ok = case_fail(dir, "missing param", "activation") == 0;
+            ok = refcase_fail(dir, "missing param", "activation") == 0;
         } else if (strcmp(act, "GroupSort") == 0) {
             op.kind = OP_GROUPSORT;
             if (!ns || strcmp(ns, "none") == 0) {
@@ -904,31 +789,31 @@ static int run_case(const char *dir) {
             } else {
                 char *end;
                 long v = strtol(ns, &end, 10);
-                if (*end || v < 1) ok = case_fail(dir, "bad n", ns) == 0;
+                if (*end || v < 1) ok = refcase_fail(dir, "bad n", ns) == 0;
                 op.n = (size_t)v;
             }
         } else if (strcmp(act, "MaxMin") == 0 || strcmp(act, "Householder") == 0) {
             op.kind = act[0] == 'M' ? OP_MAXMIN : OP_HOUSEHOLDER;
-            if (ns) ok = case_fail(dir, "param n given for", act) == 0;
+            if (ns) ok = refcase_fail(dir, "param n given for", act) == 0;
             if (op.kind == OP_HOUSEHOLDER) {
                 /* deel-lip's Householder ignores k_coef_lip: honoured by ignoring it */
                 op.k = 1.0;
-                if (!theta) ok = case_fail(dir, "missing input", "theta") == 0;
+                if (!theta) ok = refcase_fail(dir, "missing input", "theta") == 0;
                 op.pcount = at.count;
                 op.pndim = at.ndim;
                 for (int d = 0; d < at.ndim && d < 4; d++) op.pshape[d] = at.shape[d];
             }
         } else {
-            ok = case_fail(dir, "unknown activation", act) == 0;
+            ok = refcase_fail(dir, "unknown activation", act) == 0;
         }
-        if (theta && op.kind != OP_HOUSEHOLDER) ok = case_fail(dir, "input theta given for", act) == 0;
+        if (theta && op.kind != OP_HOUSEHOLDER) ok = refcase_fail(dir, "input theta given for", act) == 0;
         if (ok && tf && strcmp(tf, "true") == 0) {
             /* the case promises unique gradients: no zero input, no tie inside a sorted group */
             size_t cnt = op_in_count(&op), grp = op.kind == OP_GROUPSORT ? op_group(&op) : 1;
             for (size_t e = 0; ok && e < cnt && e < ax.count; e++) {
-                if (x[e] == 0.0f) ok = case_fail(dir, "inputs_tie_free = true but x has a", "0") == 0;
+                if (x[e] == 0.0f) ok = refcase_fail(dir, "inputs_tie_free = true but x has a", "0") == 0;
                 for (size_t j = e - e % grp; ok && j < e; j++)
-                    if (x[j] == x[e]) ok = case_fail(dir, "inputs_tie_free = true but x has a", "tie") == 0;
+                    if (x[j] == x[e]) ok = refcase_fail(dir, "inputs_tie_free = true but x has a", "tie") == 0;
             }
         }
         if (!ok) break;
@@ -938,7 +823,7 @@ static int run_case(const char *dir) {
         memcpy(oshape, op.shape, sizeof oshape);
         if (op.kind == OP_MAXMIN) oshape[op.ndim - 1] *= 2;
         if (ax.count != n || ag.count != m) {
-            ok = case_fail(dir, "input sizes do not fit", act) == 0;
+            ok = refcase_fail(dir, "input sizes do not fit", act) == 0;
             break;
         }
         lip_tensor *xt = tensor_up(op.ndim, op.shape, x), *gt = tensor_up(op.ndim, oshape, g);
@@ -948,21 +833,7 @@ static int run_case(const char *dir) {
         CHECK_OK(dev_forward(&op, pt, xt, yt));
         CHECK_OK(dev_backward(&op, pt, xt, gt, dxt, dpt));
         const lip_tensor *src = strcmp(target, "y") == 0 ? yt : strcmp(target, "grad_x") == 0 ? dxt : dpt;
-        npy_array ae;
-        float *expected = case_array(&c, "output", target, &ae);
-        if (expected && src && ae.count == lip_tensor_count(src)) {
-            float *got = tensor_down(src);
-            double *ref = to_double(expected, ae.count);
-            char what[1400];
-            snprintf(what, sizeof what, "%s: %s", dir, target);
-            test_compare(what, got, ref, ae.count, ATOL, RTOL);
-            compared++;
-            free(got);
-            free(ref);
-        } else {
-            case_fail(dir, "cannot compare output", target);
-        }
-        npy_free(&ae);
+        compared += refcase_check_output(&c, target, src);
         lip_tensor_free(xt);
         lip_tensor_free(gt);
         lip_tensor_free(yt);
@@ -978,34 +849,9 @@ static int run_case(const char *dir) {
     return ok && compared > 0;
 }
 
-static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static void test_reference(const char *root) {
-    DIR *d = opendir(root);
-    if (!d) {
-        fprintf(stderr, "cannot open the reference folder %s\n", root);
-        test_failures++;
-        return;
-    }
-    char *names[512];
-    size_t count = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) && count < 512)
-        if (de->d_name[0] != '.') names[count++] = strdup(de->d_name);
-    closedir(d);
-    qsort(names, count, sizeof *names, by_name);
-    int ran = 0;
-    for (size_t i = 0; i < count; i++) {
-        char dir[1024], probe[1100];
-        snprintf(dir, sizeof dir, "%s/%s", root, names[i]);
-        snprintf(probe, sizeof probe, "%s/case.txt", dir);
-        FILE *f = fopen(probe, "r");
-        if (f) {
-            fclose(f);
-            ran += run_case(dir);
-        }
-        free(names[i]);
-    }
+    int ran = refcase_for_each(root, NULL, 1, run_case);
+    if (ran < 0) return;
     printf("%d activation reference cases passed through\n", ran);
     CHECK(ran >= 6);
 }
@@ -1014,15 +860,8 @@ int main(int argc, char **argv) {
     rng = test_seed(20240611);
     ctx = test_context();
     const char *root = argc > 1 ? argv[1] : LIPCL_SOURCE_DIR "/tests/reference";
-    char probe[1100];
-    snprintf(probe, sizeof probe, "%s/case.txt", root);
-    FILE *one = fopen(probe, "r");
-    if (one) { /* argv[1] is one case folder: run just that case (one CTest entry per case) */
-        fclose(one);
-        if (run_case(root) != 1) {
-            fprintf(stderr, "%s: not a passing case of this test's category\n", root);
-            test_failures++;
-        }
+    if (refcase_is_case_folder(root)) { /* argv[1] is one case folder: run just that case (one CTest entry per case) */
+        refcase_expect_pass(root, run_case(root));
         test_context_free(ctx);
         return test_finish("test_activations");
     }

@@ -1,52 +1,29 @@
 /* lipcl tests — InvertibleDownSampling / InvertibleUpSampling (pixel_unshuffle order, any H and W):
  * golden deel-lip cases, host index map, round trips, finite differences, isometry, bad input. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <string.h>
 
 #include "check.h"
 #include "layers/resampling.h"
 #include "npy.h"
+#include "refcase.h"
 
 static lip_context *ctx;
 static uint64_t rng;
 
-#define ATOL 1e-5
-#define RTOL 1e-4
+#define ATOL REFCASE_ATOL
+#define RTOL REFCASE_RTOL
 
 /* ---- tensors ---------------------------------------------------------------------------------- */
 
-static lip_tensor *tensor_new(int ndim, const size_t *shape) {
-    lip_tensor *t = NULL;
-    REQUIRE_OK(lip_tensor_create(ctx, LIP_FLOAT32, ndim, shape, &t));
-    REQUIRE_OK(lip_tensor_fill(t, 12345.0)); /* a sentinel: unwritten outputs show */
-    return t;
-}
-
-static lip_tensor *tensor_up(int ndim, const size_t *shape, const float *h) {
-    lip_tensor *t = tensor_new(ndim, shape);
-    REQUIRE_OK(lip_tensor_upload(t, h, lip_tensor_count(t) * sizeof *h));
-    return t;
-}
-
-static float *tensor_down(const lip_tensor *t) {
-    size_t n = lip_tensor_count(t);
-    float *h = malloc(n * sizeof *h);
-    if (!h) exit(1);
-    REQUIRE_OK(lip_tensor_download(t, h, n * sizeof *h));
-    return h;
-}
+/* Float32 tensors on the test context; new ones hold a sentinel, so unwritten outputs show. */
+static lip_tensor *tensor_new(int ndim, const size_t *shape) { return test_sentinel(ctx, LIP_FLOAT32, ndim, shape); }
+static lip_tensor *tensor_up(int ndim, const size_t *shape, const float *h) { return test_upload(ctx, ndim, shape, h); }
 
 static void *xalloc(size_t bytes) {
     void *p = calloc(1, bytes ? bytes : 1);
     if (!p) exit(1);
     return p;
-}
-
-static double *to_double(const float *f, size_t n) {
-    double *d = xalloc(n * sizeof *d);
-    for (size_t i = 0; i < n; i++) d[i] = f[i];
-    return d;
 }
 
 /* ---- host reference: the index map of the spec (section 2.9) --------------------------------- */
@@ -101,11 +78,12 @@ static void check_resample(lip_resample_dir dir, size_t p0, size_t p1, const siz
     float *xf = xalloc(n * sizeof *xf), *gf = xalloc(n * sizeof *gf);
     test_fill_uniform(&rng, xf, n, -2, 2);
     test_fill_uniform(&rng, gf, n, -1, 1);
-    double *x = to_double(xf, n), *g = to_double(gf, n), *y = xalloc(n * sizeof *y), *dx = xalloc(n * sizeof *dx);
+    double *x = test_to_double(xf, n), *g = test_to_double(gf, n);
+    double *y = xalloc(n * sizeof *y), *dx = xalloc(n * sizeof *dx);
     lip_tensor *xt = tensor_up(4, in, xf), *gt = tensor_up(4, out, gf), *yt = tensor_new(4, out), *dxt = tensor_new(4, in);
     CHECK_OK(lip_resample_forward(ctx, dir, p0, p1, xt, yt));
     CHECK_OK(lip_resample_backward(ctx, dir, p0, p1, gt, dxt));
-    float *gy = tensor_down(yt), *gdx = tensor_down(dxt);
+    float *gy = test_download(yt), *gdx = test_download(dxt);
     ref_forward(dir, x, in, out, p0, p1, y);
     snprintf(what, sizeof what, "%s: forward", name);
     test_compare(what, gy, y, n, 0, 0); /* a permutation: exact */
@@ -118,7 +96,7 @@ static void check_resample(lip_resample_dir dir, size_t p0, size_t p1, const siz
     /* round trip: the inverse op on y gives x back bit for bit */
     lip_tensor *back = tensor_new(4, in);
     CHECK_OK(lip_resample_forward(ctx, inv, p0, p1, yt, back));
-    float *gb = tensor_down(back);
+    float *gb = test_download(back);
     CHECK(memcmp(gb, xf, n * sizeof *gb) == 0);
     free(gb);
     lip_tensor_free(back);
@@ -143,7 +121,7 @@ static void check_resample(lip_resample_dir dir, size_t p0, size_t p1, const siz
     for (size_t i = 0; i < n; i++) bf[i] = xf[i] + (float)test_uniform(&rng, -0.5, 0.5);
     lip_tensor *bt = tensor_up(4, in, bf), *fb = tensor_new(4, out);
     CHECK_OK(lip_resample_forward(ctx, dir, p0, p1, bt, fb));
-    float *yb = tensor_down(fb);
+    float *yb = test_download(fb);
     double num = 0, den = 0;
     for (size_t i = 0; i < n; i++) {
         num += ((double)gy[i] - yb[i]) * ((double)gy[i] - yb[i]);
@@ -224,131 +202,45 @@ static void test_errors(void) {
 static const char *const known_params[] = {"layer", "pool_size", "data_format", NULL};
 static const char *const known_inputs[] = {"x", "g", NULL};
 static const char *const known_outputs[] = {"y", "grad_x", NULL};
-
-static int in_list(const char *const *list, const char *s) {
-    for (; *list; list++)
-        if (strcmp(*list, s) == 0) return 1;
-    return 0;
-}
-
-static const char *case_param(const case_file *c, const char *target, const char *name) {
-    char key[256];
-    snprintf(key, sizeof key, "variant.%s.%s", target, name);
-    const char *v = case_get(c, key);
-    if (v) return v;
-    snprintf(key, sizeof key, "param.%s", name);
-    return case_get(c, key);
-}
-
-static int case_fail(const char *dir, const char *why, const char *what) {
-    fprintf(stderr, "%s: %s '%s'\n", dir, why, what);
-    test_failures++;
-    return -1;
-}
-
-/* Every key of the case is known (README grammar); 0 when fine. */
-static int case_validate(const case_file *c) {
-    static const char *const ignored[] = {"case", "category", "summary", "primary_reference", "set", "seed",
-                                          "attempt", NULL};
-    static const char *const ignored_families[] = {"extra", "result", "tol", "check", "compare", "note", NULL};
-    for (size_t i = 0; i < c->count; i++) {
-        const char *key = c->entries[i].key;
-        char family[64];
-        size_t fl = strcspn(key, ".");
-        if (fl >= sizeof family) return case_fail(c->dir, "key too long", key);
-        memcpy(family, key, fl);
-        family[fl] = '\0';
-        const char *rest = key[fl] ? key + fl + 1 : "";
-        if (!key[fl] && in_list(ignored, key)) continue;
-        if (in_list(ignored_families, family)) continue;
-        if (strcmp(family, "param") == 0) {
-            if (!in_list(known_params, rest)) return case_fail(c->dir, "unknown param", key);
-        } else if (strcmp(family, "variant") == 0) {
-            char target[64], out_key[128];
-            size_t tl = strcspn(rest, ".");
-            if (!rest[tl] || tl >= sizeof target) return case_fail(c->dir, "malformed variant", key);
-            memcpy(target, rest, tl);
-            target[tl] = '\0';
-            snprintf(out_key, sizeof out_key, "output.%s", target);
-            if (!case_get(c, out_key)) return case_fail(c->dir, "variant of an unknown target", key);
-            if (!in_list(known_params, rest + tl + 1)) return case_fail(c->dir, "unknown variant param", key);
-        } else if (strcmp(family, "input") == 0) {
-            if (!in_list(known_inputs, rest)) return case_fail(c->dir, "unknown input", key);
-        } else if (strcmp(family, "output") == 0) {
-            if (!in_list(known_outputs, rest)) return case_fail(c->dir, "unknown output", key);
-        } else {
-            return case_fail(c->dir, "unknown key family", key);
-        }
-    }
-    return 0;
-}
-
-static float *case_array(const case_file *c, const char *family, const char *name, npy_array *arr) {
-    char key[128], file[256], dtype[32], path[1536], err[512];
-    size_t shape[8];
-    int ndim;
-    snprintf(key, sizeof key, "%s.%s", family, name);
-    const char *v = case_get(c, key);
-    if (!v) return NULL;
-    if (case_file_line(v, file, sizeof file, dtype, sizeof dtype, shape, &ndim) != 0) {
-        case_fail(c->dir, "malformed file line", key);
-        return NULL;
-    }
-    snprintf(path, sizeof path, "%s/%s", c->dir, file);
-    if (npy_load(path, arr, err, sizeof err) != 0 || arr->dtype != NPY_F32) {
-        case_fail(c->dir, "cannot load float32 array", path);
-        return NULL;
-    }
-    return arr->data;
-}
+static const refcase_keys case_keys = {known_params, known_inputs, known_outputs};
 
 static int run_case(const char *dir) {
     case_file c;
-    char err[512];
-    if (case_load(dir, &c, err, sizeof err) != 0) {
-        fprintf(stderr, "%s\n", err);
-        test_failures++;
-        return 0;
-    }
-    const char *cat = case_get(&c, "category");
-    if (!cat || strcmp(cat, "resampling") != 0) {
-        case_free(&c);
-        return 0;
-    }
-    int ok = case_validate(&c) == 0, compared = 0;
+    if (!refcase_open(dir, "resampling", &c)) return 0;
+    int ok = refcase_validate(&c, &case_keys) == 0, compared = 0;
     npy_array ax, ag;
     memset(&ax, 0, sizeof ax);
     memset(&ag, 0, sizeof ag);
-    float *x = ok ? case_array(&c, "input", "x", &ax) : NULL;
-    float *g = ok ? case_array(&c, "input", "g", &ag) : NULL;
-    if (ok && (!x || !g || ax.ndim != 4)) ok = case_fail(dir, "missing or bad input", "x, g") == 0;
+    float *x = ok ? refcase_array(&c, "input", "x", &ax) : NULL;
+    float *g = ok ? refcase_array(&c, "input", "g", &ag) : NULL;
+    if (ok && (!x || !g || ax.ndim != 4)) ok = refcase_fail(dir, "missing or bad input", "x, g") == 0;
     for (size_t i = 0; ok && i < c.count; i++) {
         if (strncmp(c.entries[i].key, "output.", 7) != 0) continue;
         const char *target = c.entries[i].key + 7;
-        const char *layer = case_param(&c, target, "layer"), *ps = case_param(&c, target, "pool_size");
-        const char *df = case_param(&c, target, "data_format");
+        const char *layer = refcase_param(&c, target, "layer"), *ps = refcase_param(&c, target, "pool_size");
+        const char *df = refcase_param(&c, target, "data_format");
         lip_resample_dir dir_;
         if (layer && strcmp(layer, "InvertibleDownSampling") == 0)
             dir_ = LIP_RESAMPLE_DOWN;
         else if (layer && strcmp(layer, "InvertibleUpSampling") == 0)
             dir_ = LIP_RESAMPLE_UP;
         else {
-            ok = case_fail(dir, "unknown layer", layer ? layer : "(none)") == 0;
+            ok = refcase_fail(dir, "unknown layer", layer ? layer : "(none)") == 0;
             break;
         }
         double pd[3];
         if (!ps || case_numbers(ps, pd, 3) != 2 || !(pd[0] >= 1 && pd[1] >= 1)) {
-            ok = case_fail(dir, "bad pool_size", ps ? ps : "(none)") == 0;
+            ok = refcase_fail(dir, "bad pool_size", ps ? ps : "(none)") == 0;
             break;
         }
         if (df && strcmp(df, "channels_last") != 0) {
-            ok = case_fail(dir, "unsupported data_format", df) == 0;
+            ok = refcase_fail(dir, "unsupported data_format", df) == 0;
             break;
         }
         size_t p0 = (size_t)pd[0], p1 = (size_t)pd[1], oshape[4];
         CHECK_OK(lip_resample_output_shape(ctx, dir_, p0, p1, 4, ax.shape, oshape));
         if (oshape[0] * oshape[1] * oshape[2] * oshape[3] != ag.count) {
-            ok = case_fail(dir, "g does not fit the output of", target) == 0;
+            ok = refcase_fail(dir, "g does not fit the output of", target) == 0;
             break;
         }
         lip_tensor *xt = tensor_up(4, ax.shape, x), *gt = tensor_up(4, oshape, g);
@@ -356,21 +248,7 @@ static int run_case(const char *dir) {
         CHECK_OK(lip_resample_forward(ctx, dir_, p0, p1, xt, yt));
         CHECK_OK(lip_resample_backward(ctx, dir_, p0, p1, gt, dxt));
         const lip_tensor *src = strcmp(target, "y") == 0 ? yt : dxt;
-        npy_array ae;
-        float *expected = case_array(&c, "output", target, &ae);
-        if (expected && ae.count == lip_tensor_count(src)) {
-            float *got = tensor_down(src);
-            double *ref = to_double(expected, ae.count);
-            char what[1400];
-            snprintf(what, sizeof what, "%s: %s", dir, target);
-            test_compare(what, got, ref, ae.count, ATOL, RTOL);
-            compared++;
-            free(got);
-            free(ref);
-        } else {
-            case_fail(dir, "cannot compare output", target);
-        }
-        npy_free(&ae);
+        compared += refcase_check_output(&c, target, src);
         lip_tensor_free(xt);
         lip_tensor_free(gt);
         lip_tensor_free(yt);
@@ -383,34 +261,9 @@ static int run_case(const char *dir) {
     return ok && compared > 0;
 }
 
-static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static void test_reference(const char *root) {
-    DIR *d = opendir(root);
-    if (!d) {
-        fprintf(stderr, "cannot open the reference folder %s\n", root);
-        test_failures++;
-        return;
-    }
-    char *names[512];
-    size_t count = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) && count < 512)
-        if (de->d_name[0] != '.') names[count++] = strdup(de->d_name);
-    closedir(d);
-    qsort(names, count, sizeof *names, by_name);
-    int ran = 0;
-    for (size_t i = 0; i < count; i++) {
-        char dir[1024], probe[1100];
-        snprintf(dir, sizeof dir, "%s/%s", root, names[i]);
-        snprintf(probe, sizeof probe, "%s/case.txt", dir);
-        FILE *f = fopen(probe, "r");
-        if (f) {
-            fclose(f);
-            ran += run_case(dir);
-        }
-        free(names[i]);
-    }
+    int ran = refcase_for_each(root, NULL, 1, run_case);
+    if (ran < 0) return;
     printf("%d resampling reference cases passed through\n", ran);
     CHECK(ran >= 3);
 }
@@ -419,15 +272,8 @@ int main(int argc, char **argv) {
     rng = test_seed(20240613);
     ctx = test_context();
     const char *root = argc > 1 ? argv[1] : LIPCL_SOURCE_DIR "/tests/reference";
-    char probe[1100];
-    snprintf(probe, sizeof probe, "%s/case.txt", root);
-    FILE *one = fopen(probe, "r");
-    if (one) { /* argv[1] is one case folder: run just that case (one CTest entry per case) */
-        fclose(one);
-        if (run_case(root) != 1) {
-            fprintf(stderr, "%s: not a passing case of this test's category\n", root);
-            test_failures++;
-        }
+    if (refcase_is_case_folder(root)) { /* argv[1] is one case folder: run just that case (one CTest entry per case) */
+        refcase_expect_pass(root, run_case(root));
         test_context_free(ctx);
         return test_finish("test_resampling");
     }

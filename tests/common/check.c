@@ -68,6 +68,52 @@ void test_fill_uniform(uint64_t *state, float *x, size_t n, double lo, double hi
     for (size_t i = 0; i < n; i++) x[i] = (float)test_uniform(state, lo, hi);
 }
 
+lip_tensor *test_upload(lip_context *ctx, int ndim, const size_t *shape, const float *h) {
+    lip_tensor *t = NULL;
+    REQUIRE_OK(lip_tensor_create(ctx, LIP_FLOAT32, ndim, shape, &t));
+    REQUIRE_OK(lip_tensor_upload(t, h, lip_tensor_count(t) * sizeof *h));
+    return t;
+}
+
+lip_tensor *test_sentinel(lip_context *ctx, lip_dtype dtype, int ndim, const size_t *shape) {
+    lip_tensor *t = NULL;
+    REQUIRE_OK(lip_tensor_create(ctx, dtype, ndim, shape, &t));
+    REQUIRE_OK(lip_tensor_fill(t, dtype == LIP_INT32 ? 777.0 : 12345.0));
+    return t;
+}
+
+void test_read(const lip_tensor *t, float *h) {
+    REQUIRE_OK(lip_tensor_download(t, h, lip_tensor_count(t) * sizeof *h));
+}
+
+float *test_download(const lip_tensor *t) {
+    size_t n = lip_tensor_count(t);
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    if (!h) exit(1);
+    REQUIRE_OK(lip_tensor_download(t, h, n * sizeof *h));
+    return h;
+}
+
+float *test_falloc(size_t n) {
+    float *p = calloc(n ? n : 1, sizeof *p);
+    if (!p) exit(1);
+    return p;
+}
+
+double *test_to_double(const float *f, size_t n) {
+    double *d = calloc(n ? n : 1, sizeof *d);
+    if (!d) exit(1);
+    for (size_t i = 0; i < n; i++) d[i] = f[i];
+    return d;
+}
+
+double test_max_abs(const double *x, size_t n) {
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(x[i]) > m) m = fabs(x[i]);
+    return m;
+}
+
 int test_compare(const char *what, const float *got, const double *ref, size_t n, double atol, double rtol) {
     size_t worst = 0, bad = 0;
     double worst_excess = -1.0;

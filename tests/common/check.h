@@ -81,6 +81,21 @@ uint64_t test_seed(uint64_t fallback);
 /** Uniform in [lo, hi), from a splitmix64 state. */
 double test_uniform(uint64_t *state, double lo, double hi);
 void test_fill_uniform(uint64_t *state, float *x, size_t n, double lo, double hi);
+/* Device and host buffers for the tests; each exits on failure. */
+/** A float32 tensor of `shape` holding h. */
+lip_tensor *test_upload(lip_context *ctx, int ndim, const size_t *shape, const float *h);
+/** A tensor filled with a sentinel (777 for int32, else 12345), so an element an op forgets to write shows up. */
+lip_tensor *test_sentinel(lip_context *ctx, lip_dtype dtype, int ndim, const size_t *shape);
+/** Download the whole float32 tensor into h. */
+void test_read(const lip_tensor *t, float *h);
+/** The whole float32 tensor, downloaded into a malloc'ed array. */
+float *test_download(const lip_tensor *t);
+/** n zeroed floats (at least one). */
+float *test_falloc(size_t n);
+/** The n floats as malloc'ed doubles. */
+double *test_to_double(const float *f, size_t n);
+/** max |x[i]|, 0 for n = 0. */
+double test_max_abs(const double *x, size_t n);
 /** Print "N passed, M failed" for the program's checks and return the exit code. */
 int test_finish(const char *name);
 

@@ -13,8 +13,11 @@
  */
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "check.h"
 
 /* Aborting allocation (tests only). */
 static inline double *hr_alloc(size_t n) {
@@ -300,6 +303,22 @@ static inline void hr_compose_svd(const double *uq, const double *vq, const doub
             for (size_t i = 0; i < k; i++) a += uq[r * k + i] * s[i] * vq[c * k + i];
             w[r * n + c] = a;
         }
+}
+
+/* A rows×cols matrix (as float) with singular values s (min(rows, cols) of them) and random singular
+ * vectors drawn from rng. */
+static inline void hr_matrix_with_sv(uint64_t *rng, size_t rows, size_t cols, const double *s, float *wf) {
+    size_t k = rows < cols ? rows : cols;
+    double *uq = hr_alloc(rows * k), *vq = hr_alloc(cols * k), *w = hr_alloc(rows * cols);
+    for (size_t i = 0; i < rows * k; i++) uq[i] = test_uniform(rng, -1.0, 1.0);
+    for (size_t i = 0; i < cols * k; i++) vq[i] = test_uniform(rng, -1.0, 1.0);
+    hr_orthonormalize_columns(uq, rows, k);
+    hr_orthonormalize_columns(vq, cols, k);
+    hr_compose_svd(uq, vq, s, rows, cols, w);
+    for (size_t i = 0; i < rows * cols; i++) wf[i] = (float)w[i];
+    free(uq);
+    free(vq);
+    free(w);
 }
 
 #endif
