@@ -305,6 +305,31 @@ fail:
     return st;
 }
 
+/* Operands of the backward of an activation with a trainable parameter (Householder θ, PReLU α):
+ * dy like x; dx (optional) like x and distinct from x and the parameter; dparam (optional) with
+ * the parameter's element count and distinct from it. */
+static lip_status check_param_backward(lip_context *ctx, const char *op, const lip_tensor *x, const lip_tensor *param,
+                                       const char *pname, const lip_tensor *dy, const lip_tensor *dx,
+                                       const lip_tensor *dparam, const char *dpname) {
+    LIP_TRY(check_t(ctx, op, "dy", dy, LIP_FLOAT32));
+    LIP_TRY(check_same_shape(ctx, op, "x", x, "dy", dy));
+    if (dx) {
+        LIP_TRY(check_t(ctx, op, "dx", dx, LIP_FLOAT32));
+        LIP_TRY(check_same_shape(ctx, op, "x", x, "dx", dx));
+        LIP_TRY(check_distinct(ctx, op, "dx", dx, "x", x));
+        LIP_TRY(check_distinct(ctx, op, "dx", dx, pname, param));
+    }
+    if (dparam) {
+        LIP_TRY(check_t(ctx, op, dpname, dparam, LIP_FLOAT32));
+        char ps[64], gs[64];
+        LIP_CHECK(ctx, dparam->count == param->count, LIP_ERR_SHAPE, "%s: %s %s must have the %zu elements of %s %s",
+                  op, dpname, lip_shape_string(dparam, gs, sizeof gs), param->count, pname,
+                  lip_shape_string(param, ps, sizeof ps));
+        LIP_TRY(check_distinct(ctx, op, dpname, dparam, pname, param));
+    }
+    return LIP_OK;
+}
+
 /* ---- Householder ------------------------------------------------------------------------------ */
 
 /* x has an even number C of channels and θ C/2 elements. */
@@ -342,21 +367,7 @@ lip_status lip_householder_backward(lip_context *ctx, const lip_tensor *theta, c
     if (!ctx) return LIP_ERR_NULL;
     const char *op = "Householder";
     LIP_TRY(check_householder(ctx, theta, x));
-    LIP_TRY(check_t(ctx, op, "dy", dy, LIP_FLOAT32));
-    LIP_TRY(check_same_shape(ctx, op, "x", x, "dy", dy));
-    if (dx) {
-        LIP_TRY(check_t(ctx, op, "dx", dx, LIP_FLOAT32));
-        LIP_TRY(check_same_shape(ctx, op, "x", x, "dx", dx));
-        LIP_TRY(check_distinct(ctx, op, "dx", dx, "x", x));
-    }
-    if (dtheta) {
-        LIP_TRY(check_t(ctx, op, "dtheta", dtheta, LIP_FLOAT32));
-        char ts[64], gs[64];
-        LIP_CHECK(ctx, dtheta->count == theta->count, LIP_ERR_SHAPE,
-                  "Householder: dtheta %s must have the %zu elements of theta %s",
-                  lip_shape_string(dtheta, gs, sizeof gs), theta->count, lip_shape_string(theta, ts, sizeof ts));
-        LIP_TRY(check_distinct(ctx, op, "dtheta", dtheta, "theta", theta));
-    }
+    LIP_TRY(check_param_backward(ctx, op, x, theta, "theta", dy, dx, dtheta, "dtheta"));
     if (!dx && !dtheta) return LIP_OK;
     size_t h = x->shape[x->ndim - 1] / 2, rows = x->count / (2 * h);
     cl_uint x_off = (cl_uint)x->offset, t_off = (cl_uint)theta->offset, dy_off = (cl_uint)dy->offset;
@@ -408,22 +419,7 @@ lip_status lip_prelu_backward(lip_context *ctx, const lip_tensor *alpha, const l
     if (!ctx) return LIP_ERR_NULL;
     const char *op = "PReLUlip";
     LIP_TRY(check_prelu(ctx, alpha, x));
-    LIP_TRY(check_t(ctx, op, "dy", dy, LIP_FLOAT32));
-    LIP_TRY(check_same_shape(ctx, op, "x", x, "dy", dy));
-    if (dx) {
-        LIP_TRY(check_t(ctx, op, "dx", dx, LIP_FLOAT32));
-        LIP_TRY(check_same_shape(ctx, op, "x", x, "dx", dx));
-        LIP_TRY(check_distinct(ctx, op, "dx", dx, "x", x));
-        LIP_TRY(check_distinct(ctx, op, "dx", dx, "alpha", alpha));
-    }
-    if (dalpha) {
-        LIP_TRY(check_t(ctx, op, "dalpha", dalpha, LIP_FLOAT32));
-        char as[64], gs[64];
-        LIP_CHECK(ctx, dalpha->count == alpha->count, LIP_ERR_SHAPE,
-                  "PReLUlip: dalpha %s must have the %zu elements of alpha %s",
-                  lip_shape_string(dalpha, gs, sizeof gs), alpha->count, lip_shape_string(alpha, as, sizeof as));
-        LIP_TRY(check_distinct(ctx, op, "dalpha", dalpha, "alpha", alpha));
-    }
+    LIP_TRY(check_param_backward(ctx, op, x, alpha, "alpha", dy, dx, dalpha, "dalpha"));
     if (!dx && !dalpha) return LIP_OK;
     size_t cols = alpha->count, rows = x->count / cols;
     cl_uint x_off = (cl_uint)x->offset, a_off = (cl_uint)alpha->offset, dy_off = (cl_uint)dy->offset;
