@@ -31,8 +31,15 @@ typedef struct lip_dense_config {
     size_t units;          /* output features, ≥ 1 */
     int use_bias;          /* 1 (default): add a bias vector */
     float k_coef_lip;      /* Lipschitz layers: the constant k > 0 (default 1) */
-    lip_init kernel_init;  /* Dense: Glorot uniform (Keras' default) */
+    lip_init kernel_init;  /* Dense: Glorot uniform (Keras' default); SpectralDense: orthogonal */
     lip_init bias_init;    /* zeros */
+    /* SpectralDense only (deel-lip's defaults): */
+    float eps_spectral;    /* power-iteration stopping threshold and the ε of W/(σ + ε): > 0 (1e-3) */
+    int maxiter_spectral;  /* power iterations at most: 1..1000 (10) */
+    float eps_bjorck;      /* Björck stopping threshold: > 0 (1e-3) */
+    float beta_bjorck;     /* Björck β: (0, 0.5] (0.5) */
+    int maxiter_bjorck;    /* Björck iterations at most: 0..1000 (15); 0 = no Björck (deel-lip's
+                              eps_bjorck=None): the layer is then only ≤ k-Lipschitz */
 } lip_dense_config;
 
 /** Defaults for `units` outputs. */
@@ -42,6 +49,14 @@ LIP_API lip_dense_config lip_dense_config_default(size_t units);
  *  (in, units). `name` (may be NULL) names the layer in messages, summaries and files. */
 LIP_API lip_status lip_dense_create(lip_context *ctx, const lip_dense_config *config, const char *name,
                                     lip_layer **out);
+
+/** deel-lip SpectralDense: y = x·W̄ + b with W̄ = k·Björck(W/(σ + ε)), σ by power iteration from
+ *  the stored vector u (non-trainable parameter "u", (1, units)), so every singular value of W̄ is
+ *  ≈ k (exactly ≤ k·(1 + 1e-5) after Björck with β = 0.5). W̄ is recomputed at build and by
+ *  lip_layer_reparametrize (after each optimizer step); gradients flow through every Björck
+ *  iteration back to the raw kernel, with u held constant. */
+LIP_API lip_status lip_spectral_dense_create(lip_context *ctx, const lip_dense_config *config, const char *name,
+                                             lip_layer **out);
 
 /** Fix the per-sample input shape (ndim 1..3, no batch axis); allocates and initializes the
  *  parameters from the context's random stream. A layer is built once. */
@@ -56,6 +71,11 @@ LIP_API lip_status lip_layer_forward(lip_layer *layer, const lip_tensor *x, lip_
  *  every trainable parameter, written (accumulate 0) or added (accumulate 1) to its grad tensor. */
 LIP_API lip_status lip_layer_backward(lip_layer *layer, const lip_tensor *x, const lip_tensor *y,
                                       const lip_tensor *dy, lip_tensor *dx, int accumulate);
+
+/** Recompute the effective weights from the raw parameters (Lipschitz layers: power iteration,
+ *  Björck, scaling; u advances one step). Call after changing parameters; a model does it after
+ *  every optimizer step. A no-op for layers without a reparametrization. */
+LIP_API lip_status lip_layer_reparametrize(lip_layer *layer);
 
 /** Number of parameter tensors (trainable and not). */
 LIP_API size_t lip_layer_param_count(const lip_layer *layer);

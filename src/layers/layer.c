@@ -105,6 +105,7 @@ lip_status lip_layer_build(lip_layer *layer, int ndim, const size_t *input_shape
     for (int i = 0; i < layer->out_ndim; i++) layer->out_count *= layer->out_shape[i];
     if (st == LIP_OK && layer->vt->reparam_forward) st = layer->vt->reparam_forward(layer);
     if (st != LIP_OK) { /* leave the layer as it was before the call, so it can be built again */
+        if (layer->vt->destroy) layer->vt->destroy(layer);
         for (size_t i = 0; i < layer->param_count; i++) {
             lip_tensor_free(layer->params[i].value);
             lip_tensor_free(layer->params[i].grad);
@@ -174,6 +175,13 @@ lip_status lip_layer_backward(lip_layer *layer, const lip_tensor *x, const lip_t
         LIP_TRY(same_batch(layer, bx, b, "dx"));
     }
     return layer->vt->backward(layer, x, y, dy, dx, bx, accumulate != 0);
+}
+
+lip_status lip_layer_reparametrize(lip_layer *layer) {
+    if (!layer) return LIP_ERR_NULL;
+    LIP_CHECK(layer->ctx, layer->built, LIP_ERR_INVALID_ARGUMENT, "%s '%s': build it before reparametrizing",
+              layer->vt->type, layer->name);
+    return layer->vt->reparam_forward ? layer->vt->reparam_forward(layer) : LIP_OK;
 }
 
 size_t lip_layer_param_count(const lip_layer *layer) { return layer ? layer->param_count : 0; }

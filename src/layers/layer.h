@@ -26,7 +26,8 @@ typedef struct lip_layer_vtable {
     /** (required) dx (NULL: skip) and the parameter gradients (written or, if accumulate, added). */
     lip_status (*backward)(lip_layer *layer, const lip_tensor *x, const lip_tensor *y, const lip_tensor *dy,
                            lip_tensor *dx, size_t batch, int accumulate);
-    /** (optional) Free `priv` and whatever it holds; the parameters are freed by the caller. */
+    /** (optional) Free what `priv` holds (not priv itself) and reset it to NULLs: called by
+     *  lip_layer_free and after a failed build. The parameters are freed by the caller. */
     void (*destroy)(lip_layer *layer);
 } lip_layer_vtable;
 
