@@ -40,6 +40,9 @@ typedef struct lip_dense_config {
     float beta_bjorck;     /* Björck β: (0, 0.5] (0.5) */
     int maxiter_bjorck;    /* Björck iterations at most: 0..1000 (15); 0 = no Björck (deel-lip's
                               eps_bjorck=None): the layer is then only ≤ k-Lipschitz */
+    /* FrobeniusDense only: */
+    int disjoint_neurons;  /* 1 (default): normalize each output column, so each output neuron is
+                              k-Lipschitz on its own (the vector map is not); 0: the whole kernel */
 } lip_dense_config;
 
 /** Defaults for `units` outputs. */
@@ -57,6 +60,12 @@ LIP_API lip_status lip_dense_create(lip_context *ctx, const lip_dense_config *co
  *  iteration back to the raw kernel, with u held constant. */
 LIP_API lip_status lip_spectral_dense_create(lip_context *ctx, const lip_dense_config *config, const char *name,
                                              lip_layer **out);
+
+/** deel-lip FrobeniusDense: y = x·W̄ + b with W̄ = k·W/‖W‖_F (whole kernel: k-Lipschitz), or each
+ *  output column divided by its own norm when config.disjoint_neurons (each output k-Lipschitz).
+ *  For one output unit it equals SpectralDense and is cheaper. */
+LIP_API lip_status lip_frobenius_dense_create(lip_context *ctx, const lip_dense_config *config, const char *name,
+                                              lip_layer **out);
 
 /** Fix the per-sample input shape (ndim 1..3, no batch axis); allocates and initializes the
  *  parameters from the context's random stream. A layer is built once. */

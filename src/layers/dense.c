@@ -1,14 +1,16 @@
-/* lipcl — the dense layer family. Dense (Keras, unconstrained): y = x·W + b over the last axis;
- * SpectralDense (deel-lip): the same product with W̄ = k·Björck(W/(σ + ε)), differentiated exactly. */
+/* lipcl — the dense layer family: y = x·W̄ + b over the last axis with W̄ = W (Dense), k·Björck(W/(σ + ε))
+ * (SpectralDense) or k·W/‖W‖ (FrobeniusDense); the reparametrizations are differentiated exactly. */
 #include <math.h>
 #include <string.h>
 
 #include "layers/dense.h"
 #include "lipschitz/normalizers.h"
 
+typedef enum { KIND_DENSE, KIND_SPECTRAL, KIND_FROBENIUS } dense_kind;
+
 typedef struct dense_priv {
     lip_dense_config config;
-    int spectral;             /* SpectralDense */
+    dense_kind kind;
     size_t in_features;
     size_t kernel, bias, u;   /* parameter indices */
     lip_tensor *bias_scratch; /* (units,) column sums before accumulation */
@@ -32,6 +34,7 @@ lip_dense_config lip_dense_config_default(size_t units) {
     c.eps_bjorck = 1e-3f;
     c.beta_bjorck = 0.5f;
     c.maxiter_bjorck = 15;
+    c.disjoint_neurons = 1;
     return c;
 }
 
@@ -56,7 +59,7 @@ static void restore_shape(saved_shape s) { lip_tensor_reshape(s.t, s.ndim, s.sha
 
 static lip_tensor *effective_kernel(const lip_layer *l) {
     const dense_priv *p = l->priv;
-    return p->spectral ? p->w_bar : l->params[p->kernel].value;
+    return p->kind != KIND_DENSE ? p->w_bar : l->params[p->kernel].value;
 }
 
 static lip_status spectral_init(lip_layer *l) {
@@ -92,7 +95,7 @@ static lip_status dense_init(lip_layer *l) {
     size_t kshape[2] = {p->in_features, p->config.units};
     LIP_TRY(lip_layer_add_param(l, "kernel", 2, kshape, 1, &p->kernel));
     lip_init ki = p->config.kernel_init;
-    if (ki == LIP_INIT_DEFAULT) ki = p->spectral ? LIP_INIT_ORTHOGONAL : LIP_INIT_GLOROT_UNIFORM;
+    if (ki == LIP_INIT_DEFAULT) ki = p->kind != KIND_DENSE ? LIP_INIT_ORTHOGONAL : LIP_INIT_GLOROT_UNIFORM;
     LIP_TRY(lip_layer_init_param(l, l->params[p->kernel].value, ki));
     if (p->config.use_bias) {
         size_t bshape[1] = {p->config.units};
@@ -101,7 +104,18 @@ static lip_status dense_init(lip_layer *l) {
         LIP_TRY(lip_layer_init_param(l, l->params[p->bias].value, bi));
         LIP_TRY(lip_tensor_create(l->ctx, LIP_FLOAT32, 1, bshape, &p->bias_scratch));
     }
-    return p->spectral ? spectral_init(l) : LIP_OK;
+    if (p->kind == KIND_SPECTRAL) return spectral_init(l);
+    if (p->kind == KIND_FROBENIUS) {
+        LIP_TRY(lip_tensor_create(l->ctx, LIP_FLOAT32, 2, kshape, &p->w_bar));
+        LIP_TRY(lip_tensor_create(l->ctx, LIP_FLOAT32, 2, kshape, &p->grad_w_bar));
+    }
+    return LIP_OK;
+}
+
+static lip_status frobenius_reparam_forward(lip_layer *l) {
+    dense_priv *p = l->priv;
+    return lip_frobenius_forward(l->ctx, l->params[p->kernel].value, p->config.disjoint_neurons,
+                                 p->config.k_coef_lip, p->w_bar);
 }
 
 /* W̄ = k·Björck(W/(σ + ε)), u advanced by the power iteration; no host sync. */
@@ -152,10 +166,15 @@ static lip_status dense_backward(lip_layer *l, const lip_tensor *x, const lip_te
         LIP_TRY(lip_gemm(ctx, LIP_NO_TRANS, LIP_TRANS, rows, in, units, 1.0f, dy, 0, units, effective_kernel(l), 0,
                          units, 0.0f, dx, 0, in));
     /* dW̄ = xᵀ·dy: straight into the kernel's gradient for Dense, through the chain for SpectralDense. */
-    if (p->spectral) {
+    if (p->kind != KIND_DENSE) {
         LIP_TRY(lip_gemm(ctx, LIP_TRANS, LIP_NO_TRANS, in, units, rows, 1.0f, x, 0, in, dy, 0, units, 0.0f,
                          p->grad_w_bar, 0, units));
-        LIP_TRY(spectral_reparam_backward(l, accumulate));
+        if (p->kind == KIND_SPECTRAL)
+            LIP_TRY(spectral_reparam_backward(l, accumulate));
+        else
+            LIP_TRY(lip_frobenius_backward(ctx, l->params[p->kernel].value, p->config.disjoint_neurons,
+                                           p->config.k_coef_lip, p->grad_w_bar, l->params[p->kernel].grad,
+                                           accumulate));
     } else {
         LIP_TRY(lip_gemm(ctx, LIP_TRANS, LIP_NO_TRANS, in, units, rows, 1.0f, x, 0, in, dy, 0, units,
                          accumulate ? 1.0f : 0.0f, l->params[p->kernel].grad, 0, units));
@@ -195,8 +214,17 @@ static const lip_layer_vtable spectral_dense_vtable = {
     .destroy = dense_destroy,
 };
 
+static const lip_layer_vtable frobenius_dense_vtable = {
+    .type = "FrobeniusDense",
+    .init = dense_init,
+    .reparam_forward = frobenius_reparam_forward,
+    .forward = dense_forward,
+    .backward = dense_backward,
+    .destroy = dense_destroy,
+};
+
 static lip_status check_config(lip_context *ctx, const char *type, const lip_dense_config *c, const char *name,
-                               int spectral) {
+                               dense_kind kind) {
     const char *n = name ? name : "";
     LIP_CHECK(ctx, c, LIP_ERR_NULL, "%s: config is NULL (use lip_dense_config_default)", type);
     LIP_CHECK(ctx, c->units >= 1 && c->units <= 0x7fffffff, LIP_ERR_INVALID_ARGUMENT,
@@ -204,9 +232,10 @@ static lip_status check_config(lip_context *ctx, const char *type, const lip_den
     LIP_CHECK(ctx, c->kernel_init >= LIP_INIT_DEFAULT && c->kernel_init <= LIP_INIT_ZEROS &&
                        c->bias_init >= LIP_INIT_DEFAULT && c->bias_init <= LIP_INIT_ZEROS,
               LIP_ERR_INVALID_ARGUMENT, "%s '%s': unknown initializer", type, n);
-    if (!spectral) return LIP_OK;
+    if (kind == KIND_DENSE) return LIP_OK;
     LIP_CHECK(ctx, c->k_coef_lip > 0 && isfinite(c->k_coef_lip), LIP_ERR_INVALID_ARGUMENT,
               "%s '%s': k_coef_lip must be finite and > 0, got %g", type, n, (double)c->k_coef_lip);
+    if (kind == KIND_FROBENIUS) return LIP_OK;
     LIP_CHECK(ctx, c->eps_spectral > 0 && isfinite(c->eps_spectral), LIP_ERR_INVALID_ARGUMENT,
               "%s '%s': eps_spectral must be finite and > 0, got %g", type, n, (double)c->eps_spectral);
     LIP_CHECK(ctx, c->maxiter_spectral >= 1 && c->maxiter_spectral <= LIP_NORMALIZER_MAX_ITER,
@@ -225,13 +254,13 @@ static lip_status check_config(lip_context *ctx, const char *type, const lip_den
 }
 
 static lip_status create(lip_context *ctx, const lip_layer_vtable *vt, const lip_dense_config *config,
-                         const char *name, int spectral, lip_layer **out) {
+                         const char *name, dense_kind kind, lip_layer **out) {
     if (!ctx) return LIP_ERR_NULL;
-    LIP_TRY(check_config(ctx, vt->type, config, name, spectral));
+    LIP_TRY(check_config(ctx, vt->type, config, name, kind));
     LIP_TRY(lip_layer_alloc(ctx, vt, name, sizeof(dense_priv), out));
     dense_priv *p = (*out)->priv;
     p->config = *config;
-    p->spectral = spectral;
+    p->kind = kind;
     p->pi = lip_power_iteration_config_default();
     p->pi.eps = config->eps_spectral;
     p->pi.maxiter = config->maxiter_spectral;
@@ -243,25 +272,32 @@ static lip_status create(lip_context *ctx, const lip_layer_vtable *vt, const lip
 }
 
 lip_status lip_dense_create(lip_context *ctx, const lip_dense_config *config, const char *name, lip_layer **out) {
-    return create(ctx, &dense_vtable, config, name, 0, out);
+    return create(ctx, &dense_vtable, config, name, KIND_DENSE, out);
 }
 
 lip_status lip_spectral_dense_create(lip_context *ctx, const lip_dense_config *config, const char *name,
                                      lip_layer **out) {
-    return create(ctx, &spectral_dense_vtable, config, name, 1, out);
+    return create(ctx, &spectral_dense_vtable, config, name, KIND_SPECTRAL, out);
+}
+
+lip_status lip_frobenius_dense_create(lip_context *ctx, const lip_dense_config *config, const char *name,
+                                      lip_layer **out) {
+    return create(ctx, &frobenius_dense_vtable, config, name, KIND_FROBENIUS, out);
 }
 
 lip_status lip_dense_internals_get(lip_layer *layer, lip_dense_internals *out) {
     if (!layer || !out) return LIP_ERR_NULL;
-    LIP_CHECK(layer->ctx, layer->vt == &dense_vtable || layer->vt == &spectral_dense_vtable, LIP_ERR_INVALID_ARGUMENT,
+    LIP_CHECK(layer->ctx,
+              layer->vt == &dense_vtable || layer->vt == &spectral_dense_vtable || layer->vt == &frobenius_dense_vtable,
+              LIP_ERR_INVALID_ARGUMENT,
               "lip_dense_internals_get: '%s' is a %s, not a dense layer", layer->name, layer->vt->type);
     LIP_CHECK(layer->ctx, layer->built, LIP_ERR_INVALID_ARGUMENT, "%s '%s' is not built", layer->vt->type,
               layer->name);
     dense_priv *p = layer->priv;
     memset(out, 0, sizeof *out);
     out->w_bar = effective_kernel(layer);
-    if (p->spectral) {
-        out->grad_w_bar = p->grad_w_bar;
+    out->grad_w_bar = p->grad_w_bar;
+    if (p->kind == KIND_SPECTRAL) {
         out->sigma = p->sigma;
         out->spectral_state = p->pi_state;
         out->bjorck_state = p->bj_state;

@@ -127,4 +127,14 @@ lip_status lip_bjorck_backward(lip_context *ctx, const lip_bjorck_config *cfg, c
  *  the queue). For tests and monitors; the training path never calls it. */
 lip_status lip_normalizer_iterations(lip_context *ctx, const lip_tensor *state, int *iterations);
 
+/* ---- Frobenius normalization (src/lipschitz/frobenius.c) ---------------------------------------- */
+
+/** out = k·w/‖w‖_F, or, when `disjoint`, each column of w (viewed as (count/last axis) × last axis)
+ *  divided by its own norm, times k. A zero norm gives zeros (deel-lip has no ε and would give NaN).
+ *  out must not alias w. */
+lip_status lip_frobenius_forward(lip_context *ctx, const lip_tensor *w, int disjoint, float k, lip_tensor *out);
+/** grad_w = (or += when accumulate) the gradient of ⟨grad_out, k·w/‖w‖⟩ with respect to w. */
+lip_status lip_frobenius_backward(lip_context *ctx, const lip_tensor *w, int disjoint, float k,
+                                  const lip_tensor *grad_out, lip_tensor *grad_w, int accumulate);
+
 #endif
