@@ -67,6 +67,20 @@ LIP_API lip_status lip_spectral_dense_create(lip_context *ctx, const lip_dense_c
 LIP_API lip_status lip_frobenius_dense_create(lip_context *ctx, const lip_dense_config *config, const char *name,
                                               lip_layer **out);
 
+/** deel-lip GroupSort(n): sorts contiguous groups of n channels (last axis) ascending, times k
+ *  (k-Lipschitz, gradient-norm preserving). n = 0 sorts all channels (FullSort); the channel count
+ *  must be a multiple of n. */
+LIP_API lip_status lip_groupsort_create(lip_context *ctx, size_t n, float k_coef_lip, const char *name,
+                                        lip_layer **out);
+/** GroupSort2: GroupSort with n = 2 (min/max of channel pairs). */
+LIP_API lip_status lip_groupsort2_create(lip_context *ctx, float k_coef_lip, const char *name, lip_layer **out);
+/** FullSort: GroupSort over all channels. */
+LIP_API lip_status lip_fullsort_create(lip_context *ctx, float k_coef_lip, const char *name, lip_layer **out);
+/** deel-lip MaxMin: k·concat([relu(x), relu(−x)]) on the last axis, which doubles the channels. */
+LIP_API lip_status lip_maxmin_create(lip_context *ctx, float k_coef_lip, const char *name, lip_layer **out);
+/** ReLU (1-Lipschitz, not gradient-norm preserving). */
+LIP_API lip_status lip_relu_create(lip_context *ctx, const char *name, lip_layer **out);
+
 /** Fix the per-sample input shape (ndim 1..3, no batch axis); allocates and initializes the
  *  parameters from the context's random stream. A layer is built once. */
 LIP_API lip_status lip_layer_build(lip_layer *layer, int ndim, const size_t *input_shape);

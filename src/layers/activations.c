@@ -2,8 +2,10 @@
  * checks and launches of kernels/sort_activations.cl and kernels/activations.cl, forward and backward. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "layers/activations.h"
+#include "layers/layer.h"
 
 /* Work-group size of the 1-D launches and the most groups launched (the kernels loop with a grid
  * stride, so the cap only bounds the grid; one element per work-item below 8M elements). */
@@ -475,4 +477,97 @@ lip_status lip_relu_backward(lip_context *ctx, const lip_tensor *x, const lip_te
     return launch1d(ctx, kern, "activations/relu_backward", count,
                     LIP_KARGS(LIP_KARG(x->mem), LIP_KARG(x_off), LIP_KARG(dy->mem), LIP_KARG(dy_off),
                               LIP_KARG(dx->mem), LIP_KARG(dx_off), LIP_KARG(count)));
+}
+
+/* ---- layers: GroupSort(n) / GroupSort2 / FullSort, MaxMin, ReLU --------------------------------- */
+
+
+typedef enum { ACT_GROUPSORT, ACT_MAXMIN, ACT_RELU } act_kind;
+
+typedef struct act_priv {
+    act_kind kind;
+    size_t n; /* GroupSort group size (0: all channels) */
+    float k;
+} act_priv;
+
+static lip_status act_init(lip_layer *l) {
+    act_priv *p = l->priv;
+    l->out_ndim = l->in_ndim;
+    memcpy(l->out_shape, l->in_shape, sizeof l->out_shape);
+    if (p->kind == ACT_MAXMIN) {
+        l->out_shape[l->out_ndim - 1] *= 2;
+        return LIP_OK;
+    }
+    if (p->kind == ACT_GROUPSORT) {
+        size_t group = 0; /* checks that the channels divide into groups, with a message naming n */
+        return lip_groupsort_group_size(l->ctx, p->n, l->in_ndim, l->in_shape, &group);
+    }
+    return LIP_OK;
+}
+
+static lip_status act_forward(lip_layer *l, const lip_tensor *x, lip_tensor *y, size_t batch) {
+    (void)batch;
+    act_priv *p = l->priv;
+    switch (p->kind) {
+    case ACT_GROUPSORT:
+        return lip_groupsort_forward(l->ctx, p->n, p->k, x, y, NULL);
+    case ACT_MAXMIN:
+        return lip_maxmin_forward(l->ctx, p->k, x, y);
+    case ACT_RELU:
+        break;
+    }
+    return lip_relu_forward(l->ctx, x, y);
+}
+
+static lip_status act_backward(lip_layer *l, const lip_tensor *x, const lip_tensor *y, const lip_tensor *dy,
+                               lip_tensor *dx, size_t batch, int accumulate) {
+    (void)y, (void)batch, (void)accumulate; /* no parameters */
+    act_priv *p = l->priv;
+    if (!dx) return LIP_OK;
+    switch (p->kind) {
+    case ACT_GROUPSORT:
+        return lip_groupsort_backward(l->ctx, p->n, p->k, x, NULL, dy, dx);
+    case ACT_MAXMIN:
+        return lip_maxmin_backward(l->ctx, p->k, x, dy, dx);
+    case ACT_RELU:
+        break;
+    }
+    return lip_relu_backward(l->ctx, x, dy, dx);
+}
+
+static const lip_layer_vtable groupsort_vtable = {"GroupSort", act_init, NULL, act_forward, act_backward, NULL};
+static const lip_layer_vtable maxmin_vtable = {"MaxMin", act_init, NULL, act_forward, act_backward, NULL};
+static const lip_layer_vtable relu_vtable = {"ReLU", act_init, NULL, act_forward, act_backward, NULL};
+
+static lip_status act_create(lip_context *ctx, const lip_layer_vtable *vt, act_kind kind, size_t n, float k,
+                             const char *name, lip_layer **out) {
+    if (!ctx) return LIP_ERR_NULL;
+    LIP_CHECK(ctx, k > 0 && isfinite(k), LIP_ERR_INVALID_ARGUMENT, "%s '%s': k_coef_lip must be finite and > 0, got %g",
+              vt->type, name ? name : "", (double)k);
+    LIP_TRY(lip_layer_alloc(ctx, vt, name, sizeof(act_priv), out));
+    act_priv *p = (*out)->priv;
+    p->kind = kind;
+    p->n = n;
+    p->k = k;
+    return LIP_OK;
+}
+
+lip_status lip_groupsort_create(lip_context *ctx, size_t n, float k_coef_lip, const char *name, lip_layer **out) {
+    return act_create(ctx, &groupsort_vtable, ACT_GROUPSORT, n, k_coef_lip, name, out);
+}
+
+lip_status lip_groupsort2_create(lip_context *ctx, float k_coef_lip, const char *name, lip_layer **out) {
+    return act_create(ctx, &groupsort_vtable, ACT_GROUPSORT, 2, k_coef_lip, name, out);
+}
+
+lip_status lip_fullsort_create(lip_context *ctx, float k_coef_lip, const char *name, lip_layer **out) {
+    return act_create(ctx, &groupsort_vtable, ACT_GROUPSORT, 0, k_coef_lip, name, out);
+}
+
+lip_status lip_maxmin_create(lip_context *ctx, float k_coef_lip, const char *name, lip_layer **out) {
+    return act_create(ctx, &maxmin_vtable, ACT_MAXMIN, 0, k_coef_lip, name, out);
+}
+
+lip_status lip_relu_create(lip_context *ctx, const char *name, lip_layer **out) {
+    return act_create(ctx, &relu_vtable, ACT_RELU, 0, 1.0f, name, out);
 }

@@ -21,7 +21,8 @@ typedef struct lip_layer_vtable {
     /** (optional; NULL = parameters are used as they are) Recompute the effective weights from the
      *  raw parameters: run at build, after each optimizer step, after load. */
     lip_status (*reparam_forward)(lip_layer *layer);
-    /** (required) y = f(x) for `batch` samples; shapes already checked by the caller. */
+    /** (required) y = f(x) for `batch` samples; counts checked by the caller, and every tensor is
+     *  shaped (batch, per-sample shape...) for the duration of the call. */
     lip_status (*forward)(lip_layer *layer, const lip_tensor *x, lip_tensor *y, size_t batch);
     /** (required) dx (NULL: skip) and the parameter gradients (written or, if accumulate, added). */
     lip_status (*backward)(lip_layer *layer, const lip_tensor *x, const lip_tensor *y, const lip_tensor *dy,
