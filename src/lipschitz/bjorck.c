@@ -156,16 +156,6 @@ static lip_status check_config(lip_context *ctx, const char *op, const lip_bjorc
     return LIP_OK;
 }
 
-static lip_status check_state(lip_context *ctx, const char *op, const lip_tensor *state) {
-    char what[96], s[64];
-    snprintf(what, sizeof what, "%s: state", op);
-    LIP_TRY(lip_check_tensor(ctx, state, LIP_INT32, what));
-    LIP_CHECK(ctx, state->count >= LIP_NORMALIZER_STATE_INTS, LIP_ERR_SHAPE,
-              "%s: state %s must hold at least %d int32 elements (iteration count, done flag)", op,
-              lip_shape_string(state, s, sizeof s), LIP_NORMALIZER_STATE_INTS);
-    return LIP_OK;
-}
-
 /* `t` (named `name`) is float32 with the element count of `ref` (named `ref_name`). */
 static lip_status check_same(lip_context *ctx, const char *op, const char *name, const lip_tensor *t,
                              const char *ref_name, const lip_tensor *ref) {
@@ -270,7 +260,7 @@ lip_status lip_bjorck_forward(lip_context *ctx, const lip_bjorck_config *cfg, co
     snprintf(what, sizeof what, "%s: w_in", op);
     LIP_TRY(lip_check_tensor(ctx, w_in, LIP_FLOAT32, what));
     LIP_TRY(check_same(ctx, op, "w_out", w_out, "w_in", w_in));
-    LIP_TRY(check_state(ctx, op, state));
+    LIP_TRY(lip_normalizer_check_state(ctx, op, state));
     const size_t cols = w_in->shape[w_in->ndim - 1], rows = w_in->count / cols;
     bj_geometry g;
     LIP_TRY(geometry(ctx, &g));
@@ -293,7 +283,7 @@ lip_status lip_bjorck_backward(lip_context *ctx, const lip_bjorck_config *cfg, c
     if (!ctx) return LIP_ERR_NULL;
     const char *op = "lip_bjorck_backward";
     LIP_TRY(check_config(ctx, op, cfg));
-    LIP_TRY(check_state(ctx, op, state));
+    LIP_TRY(lip_normalizer_check_state(ctx, op, state));
     char what[96];
     snprintf(what, sizeof what, "%s: grad_out", op);
     LIP_TRY(lip_check_tensor(ctx, grad_out, LIP_FLOAT32, what));

@@ -125,6 +125,9 @@ lip_status lip_bjorck_backward(lip_context *ctx, const lip_bjorck_config *cfg, c
 
 /** Iterations the last forward with this state executed: downloads state[0] (blocking: waits for
  *  the queue). For tests and monitors; the training path never calls it. */
+/** `state` is an int32 tensor of at least LIP_NORMALIZER_STATE_INTS elements (message names `op`). */
+lip_status lip_normalizer_check_state(lip_context *ctx, const char *op, const lip_tensor *state);
+
 lip_status lip_normalizer_iterations(lip_context *ctx, const lip_tensor *state, int *iterations);
 
 /* ---- Frobenius normalization (src/lipschitz/frobenius.c) ---------------------------------------- */

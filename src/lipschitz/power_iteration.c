@@ -86,7 +86,8 @@ static lip_status check_count(lip_context *ctx, const char *op, const char *name
     return LIP_OK;
 }
 
-static lip_status check_state(lip_context *ctx, const char *op, const lip_tensor *state) {
+/* Shared by both normalizers (declared in normalizers.h). */
+lip_status lip_normalizer_check_state(lip_context *ctx, const char *op, const lip_tensor *state) {
     char what[96], s[64];
     snprintf(what, sizeof what, "%s: state", op);
     LIP_TRY(lip_check_tensor(ctx, state, LIP_INT32, what));
@@ -145,7 +146,7 @@ lip_status lip_power_iteration_forward(lip_context *ctx, const lip_power_iterati
     LIP_TRY(check_count(ctx, op, "u", u, cols, "the columns", w));
     LIP_TRY(check_count(ctx, op, "sigma", sigma, 1, "one scalar", w));
     if (w_bar) LIP_TRY(check_count(ctx, op, "w_bar", w_bar, w->count, "the elements", w));
-    LIP_TRY(check_state(ctx, op, state));
+    LIP_TRY(lip_normalizer_check_state(ctx, op, state));
     const pi_layout p = pi_plan(rows, cols);
     lip_tensor *ws = NULL, *tmp = NULL;
     LIP_TRY(use_workspace(ctx, op, workspace, p.total, &ws, &tmp));
@@ -269,7 +270,7 @@ lip_status lip_normalizer_iterations(lip_context *ctx, const lip_tensor *state, 
     if (!ctx) return LIP_ERR_NULL;
     const char *op = "lip_normalizer_iterations";
     LIP_CHECK(ctx, iterations, LIP_ERR_NULL, "%s: iterations is NULL", op);
-    LIP_TRY(check_state(ctx, op, state));
+    LIP_TRY(lip_normalizer_check_state(ctx, op, state));
     cl_int *h = malloc(state->count * sizeof *h);
     LIP_CHECK(ctx, h, LIP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     lip_status st = lip_tensor_download(state, h, state->count * sizeof *h);
