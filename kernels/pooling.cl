@@ -21,6 +21,16 @@
         (s) = t_;                                                                                          \
     } while (0)
 
+/* (b, h, w, c) of the flat NHWC index e of a tensor of H×W×C samples. */
+inline void lip_pool_unflatten(const uint e, const int H, const int W, const int C, int *b, int *h, int *w, int *c) {
+    *c = (int)(e % (uint)C);
+    uint t = e / (uint)C;
+    *w = (int)(t % (uint)W);
+    t /= (uint)W;
+    *h = (int)(t % (uint)H);
+    *b = (int)(t / (uint)H);
+}
+
 /* Outputs o (0 ≤ o < n_out) whose window (o·s − pad .. o·s − pad + k − 1) contains input i:
  * *lo .. *hi inclusive (empty when *lo > *hi). */
 inline void lip_pool_range(const int i, const int k, const int s, const int pad, const int n_out, int *lo, int *hi) {
@@ -58,11 +68,8 @@ __kernel void lip_pooling_avg(__global const float *x, const uint x_off, __globa
                               const int pw, const int sh, const int sw, const uint count, const float coef) {
     const uint stride = (uint)get_global_size(0);
     for (uint e = (uint)get_global_id(0); e < count; e += stride) {
-        const int c = (int)(e % (uint)C);
-        uint t = e / (uint)C;
-        const int ow = (int)(t % (uint)OW);
-        t /= (uint)OW;
-        const int oh = (int)(t % (uint)OH), b = (int)(t / (uint)OH);
+        int b, oh, ow, c;
+        lip_pool_unflatten(e, OH, OW, C, &b, &oh, &ow, &c);
         y[y_off + e] = coef * lip_pool_window_sum(x + x_off, b, oh, ow, c, H, W, C, ph, pw, sh, sw, 0);
     }
 }
@@ -75,11 +82,8 @@ __kernel void lip_pooling_avg_backward(__global const float *dy, const uint dy_o
                                        const uint count, const float coef) {
     const uint stride = (uint)get_global_size(0);
     for (uint e = (uint)get_global_id(0); e < count; e += stride) {
-        const int c = (int)(e % (uint)C);
-        uint t = e / (uint)C;
-        const int w = (int)(t % (uint)W);
-        t /= (uint)W;
-        const int h = (int)(t % (uint)H), b = (int)(t / (uint)H);
+        int b, h, w, c;
+        lip_pool_unflatten(e, H, W, C, &b, &h, &w, &c);
         int oh0, oh1, ow0, ow1;
         lip_pool_range(h, ph, sh, 0, OH, &oh0, &oh1);
         lip_pool_range(w, pw, sw, 0, OW, &ow0, &ow1);
@@ -98,11 +102,8 @@ __kernel void lip_pooling_l2(__global const float *x, const uint x_off, __global
                              const float c_out) {
     const uint stride = (uint)get_global_size(0);
     for (uint e = (uint)get_global_id(0); e < count; e += stride) {
-        const int c = (int)(e % (uint)C);
-        uint t = e / (uint)C;
-        const int ow = (int)(t % (uint)OW);
-        t /= (uint)OW;
-        const int oh = (int)(t % (uint)OH), b = (int)(t / (uint)OH);
+        int b, oh, ow, c;
+        lip_pool_unflatten(e, OH, OW, C, &b, &oh, &ow, &c);
         const float a = lip_pool_window_sum(x + x_off, b, oh, ow, c, H, W, C, ph, pw, sh, sw, 1) / area;
         y[y_off + e] = sqrt(a) * c_out;
     }
@@ -118,11 +119,8 @@ __kernel void lip_pooling_l2_backward(__global const float *x, const uint x_off,
                                       const float c_out, const float eps) {
     const uint stride = (uint)get_global_size(0);
     for (uint e = (uint)get_global_id(0); e < count; e += stride) {
-        const int c = (int)(e % (uint)C);
-        uint t = e / (uint)C;
-        const int w = (int)(t % (uint)W);
-        t /= (uint)W;
-        const int h = (int)(t % (uint)H), b = (int)(t / (uint)H);
+        int b, h, w, c;
+        lip_pool_unflatten(e, H, W, C, &b, &h, &w, &c);
         int oh0, oh1, ow0, ow1;
         lip_pool_range(h, ph, sh, 0, OH, &oh0, &oh1);
         lip_pool_range(w, pw, sw, 0, OW, &ow0, &ow1);
@@ -168,11 +166,8 @@ __kernel void lip_pooling_max(__global const float *x, const uint x_off, __globa
                               const uint count) {
     const uint stride = (uint)get_global_size(0);
     for (uint e = (uint)get_global_id(0); e < count; e += stride) {
-        const int c = (int)(e % (uint)C);
-        uint t = e / (uint)C;
-        const int ow = (int)(t % (uint)OW);
-        t /= (uint)OW;
-        const int oh = (int)(t % (uint)OH), b = (int)(t / (uint)OH);
+        int b, oh, ow, c;
+        lip_pool_unflatten(e, OH, OW, C, &b, &oh, &ow, &c);
         float m;
         lip_pool_argmax(x + x_off, b, oh, ow, c, H, W, C, ph, pw, sh, sw, pad_t, pad_l, &m);
         y[y_off + e] = m;
@@ -188,11 +183,8 @@ __kernel void lip_pooling_max_backward(__global const float *x, const uint x_off
                                        const uint count) {
     const uint stride = (uint)get_global_size(0);
     for (uint e = (uint)get_global_id(0); e < count; e += stride) {
-        const int c = (int)(e % (uint)C);
-        uint t = e / (uint)C;
-        const int w = (int)(t % (uint)W);
-        t /= (uint)W;
-        const int h = (int)(t % (uint)H), b = (int)(t / (uint)H);
+        int b, h, w, c;
+        lip_pool_unflatten(e, H, W, C, &b, &h, &w, &c);
         int oh0, oh1, ow0, ow1;
         lip_pool_range(h, ph, sh, pad_t, OH, &oh0, &oh1);
         lip_pool_range(w, pw, sw, pad_l, OW, &ow0, &ow1);
