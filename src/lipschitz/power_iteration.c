@@ -133,18 +133,25 @@ static lip_status launch_wu(lip_context *ctx, const lip_tensor *w, const lip_ten
                                 LIP_KARG(predicated)));
 }
 
+/* What forward and backward both take: the config, w, u (one value per column) and σ (a scalar). */
+static lip_status check_operands(lip_context *ctx, const char *op, const lip_power_iteration_config *cfg,
+                                 const lip_tensor *w, const lip_tensor *u, const lip_tensor *sigma) {
+    LIP_TRY(check_config(ctx, op, cfg));
+    char what[96];
+    snprintf(what, sizeof what, "%s: w", op);
+    LIP_TRY(lip_check_tensor(ctx, w, LIP_FLOAT32, what));
+    const size_t cols = w->shape[w->ndim - 1];
+    LIP_TRY(check_count(ctx, op, "u", u, cols, "the columns", w));
+    return check_count(ctx, op, "sigma", sigma, 1, "one scalar", w);
+}
+
 lip_status lip_power_iteration_forward(lip_context *ctx, const lip_power_iteration_config *cfg, const lip_tensor *w,
                                        lip_tensor *u, lip_tensor *sigma, lip_tensor *w_bar, lip_tensor *state,
                                        lip_tensor *workspace) {
     if (!ctx) return LIP_ERR_NULL;
     const char *op = "lip_power_iteration_forward";
-    LIP_TRY(check_config(ctx, op, cfg));
-    char what[96];
-    snprintf(what, sizeof what, "%s: w", op);
-    LIP_TRY(lip_check_tensor(ctx, w, LIP_FLOAT32, what));
+    LIP_TRY(check_operands(ctx, op, cfg, w, u, sigma));
     const size_t cols = w->shape[w->ndim - 1], rows = w->count / cols;
-    LIP_TRY(check_count(ctx, op, "u", u, cols, "the columns", w));
-    LIP_TRY(check_count(ctx, op, "sigma", sigma, 1, "one scalar", w));
     if (w_bar) LIP_TRY(check_count(ctx, op, "w_bar", w_bar, w->count, "the elements", w));
     LIP_TRY(lip_normalizer_check_state(ctx, op, state));
     const pi_layout p = pi_plan(rows, cols);
@@ -211,13 +218,8 @@ lip_status lip_power_iteration_backward(lip_context *ctx, const lip_power_iterat
                                         const lip_tensor *grad_sigma, lip_tensor *grad_w, lip_tensor *workspace) {
     if (!ctx) return LIP_ERR_NULL;
     const char *op = "lip_power_iteration_backward";
-    LIP_TRY(check_config(ctx, op, cfg));
-    char what[96];
-    snprintf(what, sizeof what, "%s: w", op);
-    LIP_TRY(lip_check_tensor(ctx, w, LIP_FLOAT32, what));
+    LIP_TRY(check_operands(ctx, op, cfg, w, u, sigma));
     const size_t cols = w->shape[w->ndim - 1], rows = w->count / cols;
-    LIP_TRY(check_count(ctx, op, "u", u, cols, "the columns", w));
-    LIP_TRY(check_count(ctx, op, "sigma", sigma, 1, "one scalar", w));
     LIP_TRY(check_count(ctx, op, "grad_w_bar", grad_w_bar, w->count, "the elements", w));
     if (grad_sigma) LIP_TRY(check_count(ctx, op, "grad_sigma", grad_sigma, 1, "one scalar", w));
     LIP_TRY(check_count(ctx, op, "grad_w", grad_w, w->count, "the elements", w));
