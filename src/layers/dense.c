@@ -38,24 +38,11 @@ lip_dense_config lip_dense_config_default(size_t units) {
     return c;
 }
 
-/* View `t` as a rows×cols matrix for the duration of one call (shape metadata only). */
-typedef struct {
-    lip_tensor *t;
-    int ndim;
-    size_t shape[LIP_MAX_DIMS];
-} saved_shape;
-
-static saved_shape view_matrix(const lip_tensor *t, size_t cols) {
-    saved_shape s;
-    s.t = (lip_tensor *)t; /* restored by restore_shape before returning */
-    s.ndim = t->ndim;
-    memcpy(s.shape, t->shape, sizeof s.shape);
+/* View `t` as a rows×cols matrix for the duration of one call. */
+static tensor_view view_matrix(const lip_tensor *t, size_t cols) {
     size_t m[2] = {t->count / cols, cols};
-    lip_tensor_reshape(s.t, 2, m);
-    return s;
+    return lip_tensor_view(t, 2, m);
 }
-
-static void restore_shape(saved_shape s) { lip_tensor_reshape(s.t, s.ndim, s.shape); }
 
 static lip_tensor *effective_kernel(const lip_layer *l) {
     const dense_priv *p = l->priv;
@@ -149,9 +136,9 @@ static lip_status dense_forward(lip_layer *l, const lip_tensor *x, lip_tensor *y
     LIP_TRY(lip_gemm(ctx, LIP_NO_TRANS, LIP_NO_TRANS, rows, units, p->in_features, 1.0f, x, 0, p->in_features,
                      effective_kernel(l), 0, units, 0.0f, y, 0, units));
     if (!p->config.use_bias) return LIP_OK;
-    saved_shape s = view_matrix(y, units);
+    tensor_view s = view_matrix(y, units);
     lip_status st = lip_bias_add(ctx, y, l->params[p->bias].value, y);
-    restore_shape(s);
+    lip_tensor_view_restore(s);
     return st;
 }
 
@@ -180,9 +167,9 @@ static lip_status dense_backward(lip_layer *l, const lip_tensor *x, const lip_te
                          accumulate ? 1.0f : 0.0f, l->params[p->kernel].grad, 0, units));
     }
     if (!p->config.use_bias) return LIP_OK;
-    saved_shape s = view_matrix(dy, units);
+    tensor_view s = view_matrix(dy, units);
     lip_status st = lip_reduce_sum_rows(ctx, dy, p->bias_scratch);
-    restore_shape(s);
+    lip_tensor_view_restore(s);
     LIP_TRY(st);
     return lip_accumulate(ctx, l->params[p->bias].grad, p->bias_scratch, accumulate);
 }

@@ -146,27 +146,25 @@ static lip_status same_batch(const lip_layer *layer, size_t a, size_t b, const c
     return LIP_OK;
 }
 
-/* Callers may pass any tensors with the right element counts; the family code always sees
- * (batch, per-sample shape...). The views change shape metadata only and are restored. */
-typedef struct {
-    lip_tensor *t;
-    int ndim;
-    size_t shape[LIP_MAX_DIMS];
-} tensor_view;
-
-static tensor_view view_batch(const lip_tensor *t, size_t batch, int ndim, const size_t *shape) {
+tensor_view lip_tensor_view(const lip_tensor *t, int ndim, const size_t *shape) {
     tensor_view v = {(lip_tensor *)t, 0, {0}};
     if (!t) return v;
     v.ndim = t->ndim;
     memcpy(v.shape, t->shape, sizeof v.shape);
-    size_t s[LIP_MAX_DIMS] = {batch, 1, 1, 1};
-    for (int i = 0; i < ndim; i++) s[i + 1] = shape[i];
-    lip_tensor_reshape(v.t, ndim + 1, s); /* same count: checked by batch_of */
+    lip_tensor_reshape(v.t, ndim, shape); /* same count: checked by the callers */
     return v;
 }
 
-static void view_restore(tensor_view v) {
+void lip_tensor_view_restore(tensor_view v) {
     if (v.t) lip_tensor_reshape(v.t, v.ndim, v.shape);
+}
+
+/* Callers may pass any tensors with the right element counts; the family code always sees
+ * (batch, per-sample shape...). */
+static tensor_view view_batch(const lip_tensor *t, size_t batch, int ndim, const size_t *shape) {
+    size_t s[LIP_MAX_DIMS] = {batch, 1, 1, 1};
+    for (int i = 0; i < ndim; i++) s[i + 1] = shape[i];
+    return lip_tensor_view(t, ndim + 1, s);
 }
 
 lip_status lip_layer_forward(lip_layer *layer, const lip_tensor *x, lip_tensor *y) {
@@ -180,8 +178,8 @@ lip_status lip_layer_forward(lip_layer *layer, const lip_tensor *x, lip_tensor *
     tensor_view vx = view_batch(x, bx, layer->in_ndim, layer->in_shape);
     tensor_view vy = view_batch(y, bx, layer->out_ndim, layer->out_shape);
     lip_status st = layer->vt->forward(layer, x, y, bx);
-    view_restore(vx);
-    view_restore(vy);
+    lip_tensor_view_restore(vx);
+    lip_tensor_view_restore(vy);
     return st;
 }
 
@@ -207,10 +205,10 @@ lip_status lip_layer_backward(lip_layer *layer, const lip_tensor *x, const lip_t
     tensor_view vdy = view_batch(dy, bx, layer->out_ndim, layer->out_shape);
     tensor_view vdx = view_batch(dx, bx, layer->in_ndim, layer->in_shape);
     lip_status st = layer->vt->backward(layer, x, y, dy, dx, bx, accumulate != 0);
-    view_restore(vx);
-    view_restore(vy);
-    view_restore(vdy);
-    view_restore(vdx);
+    lip_tensor_view_restore(vx);
+    lip_tensor_view_restore(vy);
+    lip_tensor_view_restore(vdy);
+    lip_tensor_view_restore(vdx);
     return st;
 }
 
