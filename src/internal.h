@@ -209,4 +209,14 @@ lip_status lip_write_file_atomic(lip_context *ctx, const char *path, const void 
 /** mkdir -p */
 int lip_mkdirs(const char *path);
 
+/** A temporary reshape of a tensor the caller passed as const (shape metadata only, no data moves);
+ *  undo it with lip_tensor_view_restore before returning. NULL tensors give a no-op view. */
+typedef struct tensor_view {
+    lip_tensor *t;
+    int ndim;
+    size_t shape[LIP_MAX_DIMS];
+} tensor_view;
+tensor_view lip_tensor_view(const lip_tensor *t, int ndim, const size_t *shape);
+void lip_tensor_view_restore(tensor_view v);
+
 #endif

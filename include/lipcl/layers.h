@@ -23,7 +23,9 @@ typedef enum lip_init {
     LIP_INIT_DEFAULT = 0,
     LIP_INIT_GLOROT_UNIFORM = 1,
     LIP_INIT_ORTHOGONAL = 2,
-    LIP_INIT_ZEROS = 3
+    LIP_INIT_ZEROS = 3,
+    LIP_INIT_SPECTRAL = 4 /* deel-lip SpectralInitializer: orthogonal, then one RKO (random u, the layer's
+                             eps/β/maxiters and k): the default of the spectral and Frobenius layers */
 } lip_init;
 
 /** Options of the dense families (Dense; SpectralDense and FrobeniusDense use the same struct). */
@@ -80,6 +82,127 @@ LIP_API lip_status lip_fullsort_create(lip_context *ctx, float k_coef_lip, const
 LIP_API lip_status lip_maxmin_create(lip_context *ctx, float k_coef_lip, const char *name, lip_layer **out);
 /** ReLU (1-Lipschitz, not gradient-norm preserving). */
 LIP_API lip_status lip_relu_create(lip_context *ctx, const char *name, lip_layer **out);
+
+/* ---- convolutions (NHWC images, kernel (kh, kw, cin, cout)) ---------------------------------- */
+
+/** Keras padding: SAME (output ⌈n/s⌉, TF's split: the extra pixel after) or VALID (⌊(n − k)/s⌋ + 1). */
+typedef enum lip_padding {
+    LIP_PADDING_SAME = 0,
+    LIP_PADDING_VALID = 1
+} lip_padding;
+
+/** What a SAME-padded conv reads outside the image (deel-lip PadConv2D's modes; non-zero modes pad
+ *  (kh/2, kw/2) pixels on each side and run a VALID conv, as deel-lip does). */
+typedef enum lip_pad_mode {
+    LIP_PAD_ZEROS = 0,
+    LIP_PAD_REFLECT = 1,   /* mirror without the edge pixel: x1 | x0 x1 ... */
+    LIP_PAD_SYMMETRIC = 2, /* mirror with the edge pixel: x0 | x0 x1 ... */
+    LIP_PAD_CIRCULAR = 3   /* wrap around: x_{n-1} | x0 ... */
+} lip_pad_mode;
+
+/** How a spectral/Frobenius conv turns an orthonormal reshaped kernel into a k-Lipschitz operator. */
+typedef enum lip_conv_coef_mode {
+    LIP_CONV_COEF_STRICT = 0,  /* 1/√(⌈kh/sh⌉·⌈kw/sw⌉): a proof for zeros, circular, symmetric padding
+                                  and VALID; reflect padding is refused (it reads border pixels more often) */
+    LIP_CONV_COEF_DEEL_LIP = 1 /* deel-lip 1.5.1 exactly: stride 1 uses its input-size dependent SAME
+                                  factor (an average, up to ≈1.6 % above 1-Lipschitz); SAME only */
+} lip_conv_coef_mode;
+
+/** Options of the conv families (Conv2D, SpectralConv2D, FrobeniusConv2D, and the transposed ones). */
+typedef struct lip_conv2d_config {
+    size_t filters;              /* output channels, ≥ 1 */
+    size_t kernel_h, kernel_w;   /* ≥ 1 */
+    size_t stride_h, stride_w;   /* ≥ 1 (1) */
+    lip_padding padding;         /* SAME (deel-lip's only choice for its Lipschitz convs) */
+    lip_pad_mode pad_mode;       /* ZEROS */
+    int use_bias;                /* 1 */
+    float k_coef_lip;            /* > 0 (1) */
+    lip_init kernel_init;        /* Conv2D: Glorot uniform; Lipschitz convs: LIP_INIT_SPECTRAL */
+    lip_init bias_init;          /* zeros */
+    float eps_spectral;          /* as lip_dense_config */
+    int maxiter_spectral;
+    float eps_bjorck;
+    float beta_bjorck;
+    int maxiter_bjorck;
+    lip_conv_coef_mode coef_mode; /* STRICT */
+} lip_conv2d_config;
+
+/** Defaults for `filters` outputs and a kh × kw kernel. */
+LIP_API lip_conv2d_config lip_conv2d_config_default(size_t filters, size_t kernel_h, size_t kernel_w);
+
+/** Keras Conv2D / deel-lip PadConv2D (unconstrained): y = conv(x, W) + b. */
+LIP_API lip_status lip_conv2d_create(lip_context *ctx, const lip_conv2d_config *config, const char *name,
+                                     lip_layer **out);
+/** deel-lip SpectralConv2D: W̄ = k·c_conv·Björck(W/(σ + ε)) on the kernel reshaped to (kh·kw·cin, cout),
+ *  u of shape (1, filters); c_conv per config.coef_mode (computed at build from the input shape). */
+LIP_API lip_status lip_spectral_conv2d_create(lip_context *ctx, const lip_conv2d_config *config, const char *name,
+                                              lip_layer **out);
+/** deel-lip FrobeniusConv2D: W̄ = k·c_conv·W/‖W‖_F (stride 1). */
+LIP_API lip_status lip_frobenius_conv2d_create(lip_context *ctx, const lip_conv2d_config *config, const char *name,
+                                               lip_layer **out);
+/** Keras Conv2DTranspose (unconstrained): kernel (kh, kw, filters, cin); SAME output = input·stride,
+ *  VALID output = (input − 1)·stride + k. */
+LIP_API lip_status lip_conv2d_transpose_create(lip_context *ctx, const lip_conv2d_config *config, const char *name,
+                                               lip_layer **out);
+/** deel-lip SpectralConv2DTranspose (SAME, zero padding). Strict mode orthonormalizes the matrix of the
+ *  strided conv it is the adjoint of, the kernel as (kh·kw·filters, cin) with u of shape (1, cin), so
+ *  the layer is k-Lipschitz; DEEL_LIP mode uses deel-lip's (kh·kw·cin, filters) reshape and u (1, filters). */
+LIP_API lip_status lip_spectral_conv2d_transpose_create(lip_context *ctx, const lip_conv2d_config *config,
+                                                        const char *name, lip_layer **out);
+
+/* ---- pooling, resampling, reshaping --------------------------------------------------------- */
+
+/** Options of the local pooling layers. */
+typedef struct lip_pool2d_config {
+    size_t pool_h, pool_w;     /* ≥ 1 (2, 2) */
+    size_t stride_h, stride_w; /* 0 = the pool size; scaled kinds accept only that */
+    lip_padding padding;       /* VALID; SAME only for MaxPooling2D */
+    float k_coef_lip;          /* scaled kinds: > 0 (1) */
+    float eps_grad_sqrt;       /* L2 kinds: ≥ 0 (1e-6), ε of the square root's gradient */
+} lip_pool2d_config;
+
+/** deel-lip's defaults: 2×2, strides = pool, VALID, k 1, eps_grad_sqrt 1e-6. */
+LIP_API lip_pool2d_config lip_pool2d_config_default(void);
+
+/** deel-lip ScaledL2NormPooling2D: k·‖window‖₂ per channel (k-Lipschitz). */
+LIP_API lip_status lip_scaled_l2norm_pooling2d_create(lip_context *ctx, const lip_pool2d_config *config,
+                                                      const char *name, lip_layer **out);
+/** deel-lip ScaledAveragePooling2D: k·Σ_window/√area (k-Lipschitz). */
+LIP_API lip_status lip_scaled_average_pooling2d_create(lip_context *ctx, const lip_pool2d_config *config,
+                                                       const char *name, lip_layer **out);
+/** Keras MaxPooling2D (1-Lipschitz with non-overlapping windows). */
+LIP_API lip_status lip_max_pooling2d_create(lip_context *ctx, const lip_pool2d_config *config, const char *name,
+                                            lip_layer **out);
+/** deel-lip ScaledGlobalL2NormPooling2D: (H, W, C) → (C), k·‖x[:, :, c]‖₂; eps_grad_sqrt ≥ 0 (1e-6). */
+LIP_API lip_status lip_scaled_global_l2norm_pooling2d_create(lip_context *ctx, float k_coef_lip, float eps_grad_sqrt,
+                                                             const char *name, lip_layer **out);
+/** deel-lip ScaledGlobalAveragePooling2D: (H, W, C) → (C), k·Σ/√(H·W). */
+LIP_API lip_status lip_scaled_global_average_pooling2d_create(lip_context *ctx, float k_coef_lip, const char *name,
+                                                              lip_layer **out);
+/** deel-lip InvertibleDownSampling (space to depth, PixelUnshuffle order): (H, W, C) → (H/p0, W/p1, C·p0·p1). */
+LIP_API lip_status lip_invertible_downsampling_create(lip_context *ctx, size_t pool_h, size_t pool_w,
+                                                      const char *name, lip_layer **out);
+/** deel-lip InvertibleUpSampling (depth to space, PixelShuffle order; correct for H ≠ W). */
+LIP_API lip_status lip_invertible_upsampling_create(lip_context *ctx, size_t pool_h, size_t pool_w,
+                                                    const char *name, lip_layer **out);
+/** Keras Flatten: (d1, ..., dn) → (d1·...·dn); no data moves. */
+LIP_API lip_status lip_flatten_create(lip_context *ctx, const char *name, lip_layer **out);
+/** Keras Reshape to a per-sample shape of ndim 1..3 (one entry may be 0 = inferred, Keras' −1). */
+LIP_API lip_status lip_reshape_create(lip_context *ctx, int ndim, const size_t *shape, const char *name,
+                                      lip_layer **out);
+
+/* ---- parametrized activations ----------------------------------------------------------------- */
+
+/** deel-lip Householder: a learned reflection of each channel pair (i, i + C/2) by θ_i (trainable,
+ *  "theta", (C/2,), initialized to theta_init: π/2 gives GroupSort2 on those pairs), times k (deel-lip
+ *  ignores k; lipcl honours it). C must be even. */
+LIP_API lip_status lip_householder_create(lip_context *ctx, float k_coef_lip, float theta_init, const char *name,
+                                          lip_layer **out);
+/** deel-lip PReLUlip: max(0, x) + α·min(0, x) (α trainable, "alpha", of the per-sample input shape as
+ *  Keras' PReLU without shared axes, initialized to 0),
+ *  with |α| ≤ k enforced by lip_layer_reparametrize (after each optimizer step, as deel-lip's
+ *  constraint); max(1, k)-Lipschitz. */
+LIP_API lip_status lip_prelu_lip_create(lip_context *ctx, float k_coef_lip, const char *name, lip_layer **out);
 
 /** Fix the per-sample input shape (ndim 1..3, no batch axis); allocates and initializes the
  *  parameters from the context's random stream. A layer is built once. */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "layers/dense.h"
-#include "lipschitz/normalizers.h"
+#include "lipschitz/rko.h"
 
 typedef enum { KIND_DENSE, KIND_SPECTRAL, KIND_FROBENIUS } dense_kind;
 
@@ -14,11 +14,8 @@ typedef struct dense_priv {
     size_t in_features;
     size_t kernel, bias, u;   /* parameter indices */
     lip_tensor *bias_scratch; /* (units,) column sums before accumulation */
-    /* SpectralDense reparametrization: W → (power iteration) W/(σ+ε) → (Björck) → ×k = W̄ */
-    lip_power_iteration_config pi;
-    lip_bjorck_config bj;
-    lip_tensor *w_bar, *grad_w_bar, *grad_scratch, *sigma;
-    lip_tensor *pi_state, *bj_state, *pi_ws, *bj_ws;
+    lip_rko rko;              /* SpectralDense: W̄ = k·Björck(W/(σ+ε)) */
+    lip_tensor *w_bar, *grad_w_bar; /* FrobeniusDense's W̄; dL/dW̄ of both */
 } dense_priv;
 
 lip_dense_config lip_dense_config_default(size_t units) {
@@ -46,31 +43,24 @@ static tensor_view view_matrix(const lip_tensor *t, size_t cols) {
 
 static lip_tensor *effective_kernel(const lip_layer *l) {
     const dense_priv *p = l->priv;
-    return p->kind != KIND_DENSE ? p->w_bar : l->params[p->kernel].value;
+    if (p->kind == KIND_SPECTRAL) return p->rko.w_bar;
+    return p->kind == KIND_FROBENIUS ? p->w_bar : l->params[p->kernel].value;
+}
+
+static lip_rko_config rko_config(const lip_dense_config *c) {
+    lip_rko_config r = {c->k_coef_lip, c->eps_spectral, c->maxiter_spectral, c->eps_bjorck, c->beta_bjorck,
+                        c->maxiter_bjorck};
+    return r;
 }
 
 static lip_status spectral_init(lip_layer *l) {
     dense_priv *p = l->priv;
-    lip_context *ctx = l->ctx;
-    size_t rows = p->in_features, cols = p->config.units;
-    size_t kshape[2] = {rows, cols}, ushape[2] = {1, cols}, one = 1, two = LIP_NORMALIZER_STATE_INTS;
+    size_t ushape[2] = {1, p->config.units}, kshape[2] = {p->in_features, p->config.units};
     LIP_TRY(lip_layer_add_param(l, "u", 2, ushape, 0, &p->u));
-    LIP_TRY(lip_random_normal(ctx, l->params[p->u].value, 0.0f, 1.0f)); /* deel-lip: u ~ N(0, 1) */
-    LIP_TRY(lip_tensor_create(ctx, LIP_FLOAT32, 2, kshape, &p->w_bar));
-    LIP_TRY(lip_tensor_create(ctx, LIP_FLOAT32, 2, kshape, &p->grad_w_bar));
-    LIP_TRY(lip_tensor_create(ctx, LIP_FLOAT32, 2, kshape, &p->grad_scratch));
-    LIP_TRY(lip_tensor_create(ctx, LIP_FLOAT32, 1, &one, &p->sigma));
-    LIP_TRY(lip_tensor_create(ctx, LIP_INT32, 1, &two, &p->pi_state));
-    LIP_TRY(lip_tensor_create(ctx, LIP_INT32, 1, &two, &p->bj_state));
-    LIP_TRY(lip_tensor_fill(p->pi_state, 0));
-    LIP_TRY(lip_tensor_fill(p->bj_state, 0));
-    size_t pi_floats = lip_power_iteration_workspace_floats(rows, cols);
-    LIP_TRY(lip_tensor_create(ctx, LIP_FLOAT32, 1, &pi_floats, &p->pi_ws));
-    if (p->config.maxiter_bjorck > 0) {
-        size_t bj_floats = lip_bjorck_workspace_floats(rows, cols, p->config.maxiter_bjorck);
-        LIP_TRY(lip_tensor_create(ctx, LIP_FLOAT32, 1, &bj_floats, &p->bj_ws));
-    }
-    return LIP_OK;
+    LIP_TRY(lip_random_normal(l->ctx, l->params[p->u].value, 0.0f, 1.0f)); /* deel-lip: u ~ N(0, 1) */
+    LIP_TRY(lip_tensor_create(l->ctx, LIP_FLOAT32, 2, kshape, &p->grad_w_bar));
+    lip_rko_config rc = rko_config(&p->config);
+    return lip_rko_create(l->ctx, p->in_features, p->config.units, &rc, &p->rko);
 }
 
 static lip_status dense_init(lip_layer *l) {
@@ -108,25 +98,7 @@ static lip_status frobenius_reparam_forward(lip_layer *l) {
 /* W̄ = k·Björck(W/(σ + ε)), u advanced by the power iteration; no host sync. */
 static lip_status spectral_reparam_forward(lip_layer *l) {
     dense_priv *p = l->priv;
-    lip_context *ctx = l->ctx;
-    LIP_TRY(lip_power_iteration_forward(ctx, &p->pi, l->params[p->kernel].value, l->params[p->u].value, p->sigma,
-                                        p->w_bar, p->pi_state, p->pi_ws));
-    if (p->config.maxiter_bjorck > 0) LIP_TRY(lip_bjorck_forward(ctx, &p->bj, p->w_bar, p->w_bar, p->bj_state, p->bj_ws));
-    return lip_scale(ctx, p->config.k_coef_lip, p->w_bar, p->w_bar);
-}
-
-/* dL/dW from dL/dW̄ (in grad_w_bar): ×k, back through Björck, back through W/(σ + ε) with u fixed. */
-static lip_status spectral_reparam_backward(lip_layer *l, int accumulate) {
-    dense_priv *p = l->priv;
-    lip_context *ctx = l->ctx;
-    lip_tensor *g = p->grad_scratch;
-    LIP_TRY(lip_scale(ctx, p->config.k_coef_lip, p->grad_w_bar, g));
-    if (p->config.maxiter_bjorck > 0) LIP_TRY(lip_bjorck_backward(ctx, &p->bj, p->bj_state, p->bj_ws, g, g));
-    /* Accumulating needs a temporary: grad_w_bar is free once scaled into g. */
-    lip_tensor *dst = accumulate ? p->grad_w_bar : l->params[p->kernel].grad;
-    LIP_TRY(lip_power_iteration_backward(ctx, &p->pi, l->params[p->kernel].value, l->params[p->u].value, p->sigma, g,
-                                         NULL, dst, p->pi_ws));
-    return accumulate ? lip_axpy(ctx, 1.0f, dst, l->params[p->kernel].grad) : LIP_OK;
+    return lip_rko_forward(l->ctx, &p->rko, l->params[p->kernel].value, l->params[p->u].value);
 }
 
 static lip_status dense_forward(lip_layer *l, const lip_tensor *x, lip_tensor *y, size_t batch) {
@@ -157,7 +129,8 @@ static lip_status dense_backward(lip_layer *l, const lip_tensor *x, const lip_te
         LIP_TRY(lip_gemm(ctx, LIP_TRANS, LIP_NO_TRANS, in, units, rows, 1.0f, x, 0, in, dy, 0, units, 0.0f,
                          p->grad_w_bar, 0, units));
         if (p->kind == KIND_SPECTRAL)
-            LIP_TRY(spectral_reparam_backward(l, accumulate));
+            LIP_TRY(lip_rko_backward(ctx, &p->rko, l->params[p->kernel].value, l->params[p->u].value, p->grad_w_bar,
+                                     l->params[p->kernel].grad, accumulate));
         else
             LIP_TRY(lip_frobenius_backward(ctx, l->params[p->kernel].value, p->config.disjoint_neurons,
                                            p->config.k_coef_lip, p->grad_w_bar, l->params[p->kernel].grad,
@@ -176,12 +149,12 @@ static lip_status dense_backward(lip_layer *l, const lip_tensor *x, const lip_te
 
 static void dense_destroy(lip_layer *l) {
     dense_priv *p = l->priv;
-    lip_tensor **owned[] = {&p->bias_scratch, &p->w_bar, &p->grad_w_bar, &p->grad_scratch, &p->sigma,
-                            &p->pi_state,     &p->bj_state, &p->pi_ws,   &p->bj_ws};
+    lip_tensor **owned[] = {&p->bias_scratch, &p->w_bar, &p->grad_w_bar};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
         lip_tensor_free(*owned[i]);
         *owned[i] = NULL; /* a failed build may be retried */
     }
+    lip_rko_destroy(&p->rko);
 }
 
 static const lip_layer_vtable dense_vtable = {
@@ -223,21 +196,8 @@ static lip_status check_config(lip_context *ctx, const char *type, const lip_den
     LIP_CHECK(ctx, c->k_coef_lip > 0 && isfinite(c->k_coef_lip), LIP_ERR_INVALID_ARGUMENT,
               "%s '%s': k_coef_lip must be finite and > 0, got %g", type, n, (double)c->k_coef_lip);
     if (kind == KIND_FROBENIUS) return LIP_OK;
-    LIP_CHECK(ctx, c->eps_spectral > 0 && isfinite(c->eps_spectral), LIP_ERR_INVALID_ARGUMENT,
-              "%s '%s': eps_spectral must be finite and > 0, got %g", type, n, (double)c->eps_spectral);
-    LIP_CHECK(ctx, c->maxiter_spectral >= 1 && c->maxiter_spectral <= LIP_NORMALIZER_MAX_ITER,
-              LIP_ERR_INVALID_ARGUMENT, "%s '%s': maxiter_spectral %d outside 1..%d", type, n, c->maxiter_spectral,
-              LIP_NORMALIZER_MAX_ITER);
-    LIP_CHECK(ctx, c->maxiter_bjorck >= 0 && c->maxiter_bjorck <= LIP_NORMALIZER_MAX_ITER, LIP_ERR_INVALID_ARGUMENT,
-              "%s '%s': maxiter_bjorck %d outside 0..%d (0: no Björck)", type, n, c->maxiter_bjorck,
-              LIP_NORMALIZER_MAX_ITER);
-    if (c->maxiter_bjorck > 0) {
-        LIP_CHECK(ctx, c->beta_bjorck > 0 && c->beta_bjorck <= 0.5f, LIP_ERR_INVALID_ARGUMENT,
-                  "%s '%s': beta_bjorck must be in (0, 0.5], got %g", type, n, (double)c->beta_bjorck);
-        LIP_CHECK(ctx, c->eps_bjorck > 0 && isfinite(c->eps_bjorck), LIP_ERR_INVALID_ARGUMENT,
-                  "%s '%s': eps_bjorck must be finite and > 0, got %g", type, n, (double)c->eps_bjorck);
-    }
-    return LIP_OK;
+    lip_rko_config rc = rko_config(c);
+    return lip_rko_check_config(ctx, type, n, &rc);
 }
 
 static lip_status create(lip_context *ctx, const lip_layer_vtable *vt, const lip_dense_config *config,
@@ -248,13 +208,6 @@ static lip_status create(lip_context *ctx, const lip_layer_vtable *vt, const lip
     dense_priv *p = (*out)->priv;
     p->config = *config;
     p->kind = kind;
-    p->pi = lip_power_iteration_config_default();
-    p->pi.eps = config->eps_spectral;
-    p->pi.maxiter = config->maxiter_spectral;
-    p->bj = lip_bjorck_config_default();
-    p->bj.beta = config->beta_bjorck;
-    p->bj.eps = config->eps_bjorck;
-    p->bj.maxiter = config->maxiter_bjorck > 0 ? config->maxiter_bjorck : 1;
     return LIP_OK;
 }
 
@@ -285,9 +238,9 @@ lip_status lip_dense_internals_get(lip_layer *layer, lip_dense_internals *out) {
     out->w_bar = effective_kernel(layer);
     out->grad_w_bar = p->grad_w_bar;
     if (p->kind == KIND_SPECTRAL) {
-        out->sigma = p->sigma;
-        out->spectral_state = p->pi_state;
-        out->bjorck_state = p->bj_state;
+        out->sigma = p->rko.sigma;
+        out->spectral_state = p->rko.pi_state;
+        out->bjorck_state = p->rko.bj_state;
     }
     return LIP_OK;
 }

@@ -146,19 +146,6 @@ static lip_status same_batch(const lip_layer *layer, size_t a, size_t b, const c
     return LIP_OK;
 }
 
-tensor_view lip_tensor_view(const lip_tensor *t, int ndim, const size_t *shape) {
-    tensor_view v = {(lip_tensor *)t, 0, {0}};
-    if (!t) return v;
-    v.ndim = t->ndim;
-    memcpy(v.shape, t->shape, sizeof v.shape);
-    lip_tensor_reshape(v.t, ndim, shape); /* same count: checked by the callers */
-    return v;
-}
-
-void lip_tensor_view_restore(tensor_view v) {
-    if (v.t) lip_tensor_reshape(v.t, v.ndim, v.shape);
-}
-
 /* Callers may pass any tensors with the right element counts; the family code always sees
  * (batch, per-sample shape...). */
 static tensor_view view_batch(const lip_tensor *t, size_t batch, int ndim, const size_t *shape) {

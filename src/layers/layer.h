@@ -45,15 +45,6 @@ struct lip_layer {
     void *priv;
 };
 
-/** A temporary reshape of a tensor the caller passed as const (shape metadata only, no data moves);
- *  undo it with lip_tensor_view_restore before returning. NULL tensors give a no-op view. */
-typedef struct tensor_view {
-    lip_tensor *t;
-    int ndim;
-    size_t shape[LIP_MAX_DIMS];
-} tensor_view;
-tensor_view lip_tensor_view(const lip_tensor *t, int ndim, const size_t *shape);
-void lip_tensor_view_restore(tensor_view v);
 
 /** Allocate a layer of family `vt` with a private struct of `priv_size` bytes (zeroed). */
 lip_status lip_layer_alloc(lip_context *ctx, const lip_layer_vtable *vt, const char *name, size_t priv_size,

@@ -237,3 +237,16 @@ lip_status lip_tensor_cl(const lip_tensor *t, cl_mem *mem, size_t *offset) {
     if (offset) *offset = t->offset;
     return LIP_OK;
 }
+
+tensor_view lip_tensor_view(const lip_tensor *t, int ndim, const size_t *shape) {
+    tensor_view v = {(lip_tensor *)t, 0, {0}};
+    if (!t) return v;
+    v.ndim = t->ndim;
+    memcpy(v.shape, t->shape, sizeof v.shape);
+    lip_tensor_reshape(v.t, ndim, shape); /* same count: checked by the callers */
+    return v;
+}
+
+void lip_tensor_view_restore(tensor_view v) {
+    if (v.t) lip_tensor_reshape(v.t, v.ndim, v.shape);
+}
