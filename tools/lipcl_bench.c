@@ -1,5 +1,5 @@
-/* lipcl-bench — benchmarks on one OpenCL device; `gemm` times CLBlast against kernels/matmul.cl
- * and saves the faster GEMM path per shape in the tuning table that lip_gemm reads (AUTO). */
+/* lipcl-bench — benchmarks on one OpenCL device; `gemm` times CLBlast against kernels/matmul.cl and saves
+ * the faster GEMM path per shape (read by lip_gemm's AUTO); `conv` times the two Conv2D algorithms. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "tensor/conv2d.h"
 
 #define MAX_SIZES 32
 #define ROUNDS 3 /* timed rounds per path and shape; each round runs --reps GEMMs between two clFinish */
@@ -360,6 +361,226 @@ static int cmd_gemm(int argc, char **argv) {
     return rc;
 }
 
+/* ---- conv ----------------------------------------------------------------------------------- */
+
+#define CONV_ROUNDS 5 /* timed rounds per op and algorithm */
+
+typedef struct conv_shape {
+    const char *name;
+    size_t h, w, cin, kh, kw, cout, stride;
+    lip_padding padding;
+    lip_pad_mode mode;
+} conv_shape;
+
+static void conv_usage(FILE *f) {
+    fprintf(f,
+            "usage: lipcl-bench conv [--batch N] [--reps N] [--shape NAME] [--profile] [--device D]\n"
+            "\n"
+            "Times the three Conv2D ops (forward, backward data, backward filter) with both algorithms\n"
+            "(direct kernels and im2col + GEMM) on the shapes of the README model and two more:\n"
+            "  conv1   28x28x1  -> 16, 3x3, SAME      (quickstart, first SpectralConv2D)\n"
+            "  conv2   14x14x16 -> 32, 3x3, SAME      (quickstart, second SpectralConv2D)\n"
+            "  s2      28x28x16 -> 32, 3x3, stride 2, SAME\n"
+            "  1x1     14x14x32 -> 16, 1x1\n"
+            "  reflect 14x14x16 -> 32, 3x3, SAME, reflect padding\n"
+            "  narrow  14x14x64 -> 16, 3x3, SAME      (many inputs, few outputs)\n"
+            "  wide    7x7x32   -> 64, 3x3, SAME      (small image, many outputs)\n"
+            "prints ms per op (median and best of %d rounds: other jobs on the machine make the median noisy)\n"
+            "and GFLOP/s of the best round (2*batch*out_h*out_w*kh*kw*cin*cout per op), the algorithm that\n"
+            "lip_conv2d_algorithm_for picks, and the largest difference between the two algorithms.\n"
+            "Nothing is saved: the rule of src/tensor/conv2d.c comes from these figures (doc/tuning.md).\n"
+            "\n"
+            "  --batch N   batch size (default 256)\n"
+            "  --reps N    ops per timed round (default 3)\n"
+            "  --shape S   only the shape named S\n"
+            "  --profile   also print the device time of each kernel (LIPCL_PROFILE)\n"
+            "  --device D  device: index, P:D, cpu, gpu or a name substring\n",
+            CONV_ROUNDS);
+}
+
+/* One op with the geometry's algorithm. */
+static lip_status conv_run(lip_context *ctx, const lip_conv2d_geom *g, lip_conv2d_op op, lip_tensor *x, lip_tensor *k,
+                           lip_tensor *b, lip_tensor *y, lip_tensor *dx, lip_tensor *dk) {
+    switch (op) {
+    case LIP_CONV_OP_FORWARD: return lip_conv2d_forward(ctx, g, x, k, b, y);
+    case LIP_CONV_OP_BACKWARD_DATA: return lip_conv2d_backward_data(ctx, g, y, k, dx, 0);
+    case LIP_CONV_OP_BACKWARD_FILTER: return lip_conv2d_backward_filter(ctx, g, x, y, dk, 0);
+    }
+    return LIP_ERR_INVALID_ARGUMENT;
+}
+
+/* Median and best seconds per op over CONV_ROUNDS rounds of `reps` ops. */
+static lip_status conv_time(lip_context *ctx, const lip_conv2d_geom *g, lip_conv2d_op op, lip_tensor *x,
+                            lip_tensor *k, lip_tensor *b, lip_tensor *y, lip_tensor *dx, lip_tensor *dk, int reps,
+                            double *median, double *best) {
+    double t[CONV_ROUNDS];
+    for (int r = 0; r < CONV_ROUNDS; r++) {
+        LIP_TRY(lip_context_finish(ctx));
+        double t0 = now_seconds();
+        for (int i = 0; i < reps; i++) LIP_TRY(conv_run(ctx, g, op, x, k, b, y, dx, dk));
+        LIP_TRY(lip_context_finish(ctx));
+        t[r] = (now_seconds() - t0) / reps;
+    }
+    qsort(t, CONV_ROUNDS, sizeof t[0], cmp_double);
+    *median = t[CONV_ROUNDS / 2];
+    *best = t[0];
+    return LIP_OK;
+}
+
+static void conv_profile_row(const lip_profile_row *row, void *user) {
+    (void)user;
+    printf("    %-32s %5lu launches %9.3f ms each\n", row->name, row->count, row->mean_ms);
+}
+
+static lip_status conv_bench_shape(lip_context *ctx, const conv_shape *s, size_t batch, int reps, int profile) {
+    static const char *op_names[3] = {"forward", "bwd data", "bwd filter"};
+    lip_conv2d_geom g;
+    LIP_TRY(lip_conv2d_geom_make(ctx, s->name, batch, s->h, s->w, s->cin, s->kh, s->kw, s->cout, s->stride, s->stride,
+                                 s->padding, s->mode, &g));
+    const size_t nx = batch * s->h * s->w * s->cin, ny = batch * g.out_h * g.out_w * s->cout,
+                 nk = s->kh * s->kw * s->cin * s->cout;
+    lip_status st = LIP_OK;
+    lip_tensor *x = NULL, *k = NULL, *b = NULL, *y = NULL, *dx = NULL, *dk = NULL;
+    float *out[2] = {NULL, NULL};
+    LIP_TRY_GOTO(st, make_random(ctx, nx, &x));
+    LIP_TRY_GOTO(st, make_random(ctx, nk, &k));
+    LIP_TRY_GOTO(st, make_random(ctx, s->cout, &b));
+    LIP_TRY_GOTO(st, make_random(ctx, ny, &y));
+    LIP_TRY_GOTO(st, make_random(ctx, nx, &dx));
+    LIP_TRY_GOTO(st, make_random(ctx, nk, &dk));
+    const size_t nmax = nx > ny ? nx : ny;
+    out[0] = malloc(nmax * sizeof(float));
+    out[1] = malloc(nmax * sizeof(float));
+    if (!out[0] || !out[1]) {
+        st = LIP_ERR_OUT_OF_HOST_MEMORY;
+        goto fail;
+    }
+    const double flop = 2.0 * (double)batch * (double)(g.out_h * g.out_w) * (double)nk;
+    for (int op = 0; op < 3; op++) {
+        double ms[2], best[2], gf[2], diff = 0.0, scale = 0.0;
+        lip_tensor *res = op == 0 ? y : op == 1 ? dx : dk;
+        const size_t n = op == 0 ? ny : op == 1 ? nx : nk;
+        for (int a = 0; a < 2; a++) {
+            g.algo = a ? LIP_CONV_ALGO_IM2COL : LIP_CONV_ALGO_DIRECT;
+            /* Warm-up (program builds), and the result for the agreement check. */
+            LIP_TRY_GOTO(st, conv_run(ctx, &g, (lip_conv2d_op)op, x, k, b, y, dx, dk));
+            LIP_TRY_GOTO(st, lip_tensor_download(res, out[a], n * sizeof(float)));
+            double sec = 0.0, sec_best = 0.0;
+            if (profile) LIP_TRY_GOTO(st, lip_context_profile_reset(ctx));
+            LIP_TRY_GOTO(st, conv_time(ctx, &g, (lip_conv2d_op)op, x, k, b, y, dx, dk, reps, &sec, &sec_best));
+            if (profile) {
+                printf("  %s %s %s:\n", s->name, op_names[op], a ? "im2col" : "direct");
+                LIP_TRY_GOTO(st, lip_context_profile(ctx, conv_profile_row, NULL));
+            }
+            ms[a] = sec * 1e3;
+            best[a] = sec_best * 1e3;
+            gf[a] = flop / sec_best * 1e-9;
+        }
+        for (size_t i = 0; i < n; i++) {
+            double d = fabs((double)out[0][i] - (double)out[1][i]);
+            if (!(d <= diff)) diff = d;
+            if (fabs((double)out[1][i]) > scale) scale = fabs((double)out[1][i]);
+        }
+        g.algo = LIP_CONV_ALGO_AUTO;
+        printf("%-8s %-10s | %8.2f %8.2f %6.1f | %8.2f %8.2f %6.1f | %-6s | %.1e of %.1e\n", s->name, op_names[op],
+               ms[0], best[0], gf[0], ms[1], best[1], gf[1], lip_conv2d_algorithm_for(ctx, &g, (lip_conv2d_op)op),
+               diff, scale);
+        fflush(stdout); /* after the forward, y (its result) serves as dy */
+    }
+fail:
+    lip_tensor_free(x);
+    lip_tensor_free(k);
+    lip_tensor_free(b);
+    lip_tensor_free(y);
+    lip_tensor_free(dx);
+    lip_tensor_free(dk);
+    free(out[0]);
+    free(out[1]);
+    return st;
+}
+
+static int cmd_conv(int argc, char **argv) {
+    size_t batch = 256;
+    int reps = 3, profile = 0;
+    const char *device = NULL, *only = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            conv_usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--profile") == 0) {
+            profile = 1;
+        } else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        } else if ((strcmp(argv[i], "--reps") == 0 || strcmp(argv[i], "--batch") == 0) && i + 1 < argc) {
+            const int is_reps = strcmp(argv[i], "--reps") == 0;
+            char *end = NULL;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || v < 1 || v > (is_reps ? 10000 : 65536)) {
+                fprintf(stderr, "lipcl-bench conv: %s wants an integer in 1..%d, got '%s'\n", argv[i - 1],
+                        is_reps ? 10000 : 65536, argv[i]);
+                return 2;
+            }
+            if (is_reps)
+                reps = (int)v;
+            else
+                batch = (size_t)v;
+        } else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
+            device = argv[++i];
+        } else {
+            fprintf(stderr, "lipcl-bench conv: unknown or incomplete option '%s'\n\n", argv[i]);
+            conv_usage(stderr);
+            return 2;
+        }
+    }
+    bench_log bl = {0};
+    lip_context_config cfg = lip_context_config_default();
+    cfg.device = device;
+    cfg.log = log_to_stderr;
+    cfg.log_user = &bl;
+    cfg.log_level = LIP_LOG_WARN;
+    cfg.profile = profile;
+    lip_context *ctx = NULL;
+    lip_status st = lip_context_create(&ctx, &cfg);
+    if (st != LIP_OK) {
+        fprintf(stderr, "lipcl-bench: no context: %s\n", lip_status_name(st));
+        return 1;
+    }
+    lip_device_info info;
+    lip_context_device_info(ctx, &info);
+    printf("lipcl-bench conv on '%s' (%s), batch %zu, %d rounds of %d ops (median and best round; GF/s of the best)\n",
+           info.device_name, info.platform_name, batch, CONV_ROUNDS, reps);
+    printf("%-8s %-10s | %-24s | %-24s | %-6s | %s\n", "", "", "direct", "im2col", "", "");
+    printf("%-8s %-10s | %8s %8s %6s | %8s %8s %6s | %-6s | %s\n", "shape", "op", "med ms", "best ms", "GF/s",
+           "med ms", "best ms", "GF/s", "auto", "max|diff| of max|y|");
+    static const conv_shape shapes[] = {
+        {"conv1", 28, 28, 1, 3, 3, 16, 1, LIP_PADDING_SAME, LIP_PAD_ZEROS},
+        {"conv2", 14, 14, 16, 3, 3, 32, 1, LIP_PADDING_SAME, LIP_PAD_ZEROS},
+        {"s2", 28, 28, 16, 3, 3, 32, 2, LIP_PADDING_SAME, LIP_PAD_ZEROS},
+        {"1x1", 14, 14, 32, 1, 1, 16, 1, LIP_PADDING_SAME, LIP_PAD_ZEROS},
+        {"reflect", 14, 14, 16, 3, 3, 32, 1, LIP_PADDING_SAME, LIP_PAD_REFLECT},
+        {"narrow", 14, 14, 64, 3, 3, 16, 1, LIP_PADDING_SAME, LIP_PAD_ZEROS},
+        {"wide", 7, 7, 32, 3, 3, 64, 1, LIP_PADDING_SAME, LIP_PAD_ZEROS},
+    };
+    int rc = 0, ran = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        if (only && strcmp(only, shapes[i].name) != 0) continue;
+        ran++;
+        st = conv_bench_shape(ctx, &shapes[i], batch, reps, profile);
+        if (st != LIP_OK) {
+            fprintf(stderr, "lipcl-bench: %s: %s: %s\n", shapes[i].name, lip_status_name(st),
+                    lip_context_last_error(ctx));
+            rc = 1;
+            break;
+        }
+    }
+    if (!ran) {
+        fprintf(stderr, "lipcl-bench conv: no shape named '%s' (see --help)\n", only);
+        rc = 2;
+    }
+    lip_context_free(ctx);
+    return rc;
+}
+
 /* ---- main: one subcommand per benchmark ------------------------------------------------------ */
 
 typedef struct bench_command {
@@ -368,8 +589,12 @@ typedef struct bench_command {
     const char *summary;
 } bench_command;
 
+int bench_layers_main(int argc, char **argv); /* tools/bench_layers.c */
+
 static const bench_command commands[] = {
     {"gemm", cmd_gemm, "GEMM through CLBlast and kernels/matmul.cl; saves the faster path per shape"},
+    {"conv", cmd_conv, "Conv2D forward/backward ops, direct kernels against im2col + GEMM"},
+    {"layers", bench_layers_main, "forward/backward/reparametrization time of each layer of the README models"},
 };
 
 static void usage(FILE *f) {

@@ -24,8 +24,11 @@ typedef enum lip_init {
     LIP_INIT_GLOROT_UNIFORM = 1,
     LIP_INIT_ORTHOGONAL = 2,
     LIP_INIT_ZEROS = 3,
-    LIP_INIT_SPECTRAL = 4 /* deel-lip SpectralInitializer: orthogonal, then one RKO (random u, the layer's
-                             eps/β/maxiters and k): the default of the spectral and Frobenius layers */
+    LIP_INIT_SPECTRAL = 4 /* deel-lip SpectralInitializer() with its defaults: orthogonal, then one RKO of the
+                             tensor viewed as (count/last axis, last axis) from a random u ~ U[0, 1) (eps 1e-3,
+                             ≤ 10 power iterations, Björck β 0.5, eps 1e-3, ≤ 15 iterations, k 1; not the
+                             layer's own settings, as in deel-lip): every singular value within 1e-5 of 1.
+                             Needs rank ≥ 2. The default of the spectral and Frobenius layers */
 } lip_init;
 
 /** Options of the dense families (Dense; SpectralDense and FrobeniusDense use the same struct). */
@@ -33,7 +36,8 @@ typedef struct lip_dense_config {
     size_t units;          /* output features, ≥ 1 */
     int use_bias;          /* 1 (default): add a bias vector */
     float k_coef_lip;      /* Lipschitz layers: the constant k > 0 (default 1) */
-    lip_init kernel_init;  /* Dense: Glorot uniform (Keras' default); SpectralDense: orthogonal */
+    lip_init kernel_init;  /* Dense: Glorot uniform (Keras' default); SpectralDense, FrobeniusDense:
+                              LIP_INIT_SPECTRAL (deel-lip's default) */
     lip_init bias_init;    /* zeros */
     /* SpectralDense only (deel-lip's defaults): */
     float eps_spectral;    /* power-iteration stopping threshold and the ε of W/(σ + ε): > 0 (1e-3) */
@@ -102,8 +106,11 @@ typedef enum lip_pad_mode {
 
 /** How a spectral/Frobenius conv turns an orthonormal reshaped kernel into a k-Lipschitz operator. */
 typedef enum lip_conv_coef_mode {
-    LIP_CONV_COEF_STRICT = 0,  /* 1/√(⌈kh/sh⌉·⌈kw/sw⌉): a proof for zeros, circular, symmetric padding
-                                  and VALID; reflect padding is refused (it reads border pixels more often) */
+    LIP_CONV_COEF_STRICT = 0,  /* 1/√(R_h·R_w), R = the most times one pixel is read along an axis (at least
+                                  ⌈k/s⌉): 1/√(⌈kh/sh⌉·⌈kw/sw⌉) for zero padding and VALID; pad modes that
+                                  read border pixels more often (reflect; symmetric or circular with an even
+                                  kernel or a stride) get their exact count, so every mode stays a proof
+                                  (src/lipschitz/conv_coef.h) */
     LIP_CONV_COEF_DEEL_LIP = 1 /* deel-lip 1.5.1 exactly: stride 1 uses its input-size dependent SAME
                                   factor (an average, up to ≈1.6 % above 1-Lipschitz); SAME only */
 } lip_conv_coef_mode;
@@ -114,7 +121,7 @@ typedef struct lip_conv2d_config {
     size_t kernel_h, kernel_w;   /* ≥ 1 */
     size_t stride_h, stride_w;   /* ≥ 1 (1) */
     lip_padding padding;         /* SAME (deel-lip's only choice for its Lipschitz convs) */
-    lip_pad_mode pad_mode;       /* ZEROS */
+    lip_pad_mode pad_mode;       /* ZEROS (the only mode of the transposed layers and of DEEL_LIP mode) */
     int use_bias;                /* 1 */
     float k_coef_lip;            /* > 0 (1) */
     lip_init kernel_init;        /* Conv2D: Glorot uniform; Lipschitz convs: LIP_INIT_SPECTRAL */
@@ -137,11 +144,12 @@ LIP_API lip_status lip_conv2d_create(lip_context *ctx, const lip_conv2d_config *
  *  u of shape (1, filters); c_conv per config.coef_mode (computed at build from the input shape). */
 LIP_API lip_status lip_spectral_conv2d_create(lip_context *ctx, const lip_conv2d_config *config, const char *name,
                                               lip_layer **out);
-/** deel-lip FrobeniusConv2D: W̄ = k·c_conv·W/‖W‖_F (stride 1). */
+/** deel-lip FrobeniusConv2D: W̄ = k·c_conv·W/‖W‖_F (whole kernel); strides 1 in DEEL_LIP mode (as deel-lip),
+ *  any in STRICT mode. */
 LIP_API lip_status lip_frobenius_conv2d_create(lip_context *ctx, const lip_conv2d_config *config, const char *name,
                                                lip_layer **out);
-/** Keras Conv2DTranspose (unconstrained): kernel (kh, kw, filters, cin); SAME output = input·stride,
- *  VALID output = (input − 1)·stride + k. */
+/** Keras Conv2DTranspose (unconstrained, zero padding): kernel (kh, kw, filters, cin), the adjoint of the conv
+ *  with that kernel; SAME output = input·stride, VALID output = input·stride + max(k − stride, 0). */
 LIP_API lip_status lip_conv2d_transpose_create(lip_context *ctx, const lip_conv2d_config *config, const char *name,
                                                lip_layer **out);
 /** deel-lip SpectralConv2DTranspose (SAME, zero padding). Strict mode orthonormalizes the matrix of the
@@ -152,11 +160,14 @@ LIP_API lip_status lip_spectral_conv2d_transpose_create(lip_context *ctx, const 
 
 /* ---- pooling, resampling, reshaping --------------------------------------------------------- */
 
-/** Options of the local pooling layers. */
+/** Options of the local pooling layers. Images are (H, W, C) per sample; with VALID padding the
+ *  trailing rows/columns no window covers are dropped (Keras), and a window larger than the image is
+ *  refused at build (LIP_ERR_SHAPE). */
 typedef struct lip_pool2d_config {
     size_t pool_h, pool_w;     /* ≥ 1 (2, 2) */
-    size_t stride_h, stride_w; /* 0 = the pool size; scaled kinds accept only that */
-    lip_padding padding;       /* VALID; SAME only for MaxPooling2D */
+    size_t stride_h, stride_w; /* 0 = the pool size; scaled kinds accept only that (else LIP_ERR_UNSUPPORTED:
+                                  overlapping windows would break the k bound, deel-lip refuses them too) */
+    lip_padding padding;       /* VALID; SAME only for MaxPooling2D (scaled kinds: LIP_ERR_UNSUPPORTED) */
     float k_coef_lip;          /* scaled kinds: > 0 (1) */
     float eps_grad_sqrt;       /* L2 kinds: ≥ 0 (1e-6), ε of the square root's gradient */
 } lip_pool2d_config;
@@ -170,7 +181,8 @@ LIP_API lip_status lip_scaled_l2norm_pooling2d_create(lip_context *ctx, const li
 /** deel-lip ScaledAveragePooling2D: k·Σ_window/√area (k-Lipschitz). */
 LIP_API lip_status lip_scaled_average_pooling2d_create(lip_context *ctx, const lip_pool2d_config *config,
                                                        const char *name, lip_layer **out);
-/** Keras MaxPooling2D (1-Lipschitz with non-overlapping windows). */
+/** Keras MaxPooling2D (1-Lipschitz with non-overlapping windows, √(⌈ph/sh⌉·⌈pw/sw⌉) in general; k is
+ *  ignored). The gradient goes to the first maximum of each window in row-major order. */
 LIP_API lip_status lip_max_pooling2d_create(lip_context *ctx, const lip_pool2d_config *config, const char *name,
                                             lip_layer **out);
 /** deel-lip ScaledGlobalL2NormPooling2D: (H, W, C) → (C), k·‖x[:, :, c]‖₂; eps_grad_sqrt ≥ 0 (1e-6). */
@@ -179,15 +191,19 @@ LIP_API lip_status lip_scaled_global_l2norm_pooling2d_create(lip_context *ctx, f
 /** deel-lip ScaledGlobalAveragePooling2D: (H, W, C) → (C), k·Σ/√(H·W). */
 LIP_API lip_status lip_scaled_global_average_pooling2d_create(lip_context *ctx, float k_coef_lip, const char *name,
                                                               lip_layer **out);
-/** deel-lip InvertibleDownSampling (space to depth, PixelUnshuffle order): (H, W, C) → (H/p0, W/p1, C·p0·p1). */
+/** deel-lip InvertibleDownSampling (space to depth, PixelUnshuffle order): (H, W, C) → (H/p0, W/p1, C·p0·p1);
+ *  H and W must be multiples of the pool (1..65535 each). A permutation: exactly isometric, no k. */
 LIP_API lip_status lip_invertible_downsampling_create(lip_context *ctx, size_t pool_h, size_t pool_w,
                                                       const char *name, lip_layer **out);
-/** deel-lip InvertibleUpSampling (depth to space, PixelShuffle order; correct for H ≠ W). */
+/** deel-lip InvertibleUpSampling (depth to space, PixelShuffle order; correct for H ≠ W):
+ *  (H, W, C) → (H·p0, W·p1, C/(p0·p1)), C a multiple of p0·p1; the exact inverse of the down-sampling. */
 LIP_API lip_status lip_invertible_upsampling_create(lip_context *ctx, size_t pool_h, size_t pool_w,
                                                     const char *name, lip_layer **out);
-/** Keras Flatten: (d1, ..., dn) → (d1·...·dn); no data moves. */
+/** Keras Flatten: (d1, ..., dn) → (d1·...·dn). The elements keep their row-major order: forward and
+ *  backward are one device copy, or nothing when the output is the input's own memory. */
 LIP_API lip_status lip_flatten_create(lip_context *ctx, const char *name, lip_layer **out);
-/** Keras Reshape to a per-sample shape of ndim 1..3 (one entry may be 0 = inferred, Keras' −1). */
+/** Keras Reshape to a per-sample shape of ndim 1..3 (one entry may be 0 = inferred, Keras' −1); the
+ *  element count must be kept (checked at build). Moves data as Flatten does. */
 LIP_API lip_status lip_reshape_create(lip_context *ctx, int ndim, const size_t *shape, const char *name,
                                       lip_layer **out);
 
@@ -195,13 +211,15 @@ LIP_API lip_status lip_reshape_create(lip_context *ctx, int ndim, const size_t *
 
 /** deel-lip Householder: a learned reflection of each channel pair (i, i + C/2) by θ_i (trainable,
  *  "theta", (C/2,), initialized to theta_init: π/2 gives GroupSort2 on those pairs), times k (deel-lip
- *  ignores k; lipcl honours it). C must be even. */
+ *  ignores k; lipcl honours it, so the layer is k-Lipschitz and gradient-norm preserving up to k).
+ *  C (the last axis) must be even. */
 LIP_API lip_status lip_householder_create(lip_context *ctx, float k_coef_lip, float theta_init, const char *name,
                                           lip_layer **out);
 /** deel-lip PReLUlip: max(0, x) + α·min(0, x) (α trainable, "alpha", of the per-sample input shape as
- *  Keras' PReLU without shared axes, initialized to 0),
- *  with |α| ≤ k enforced by lip_layer_reparametrize (after each optimizer step, as deel-lip's
- *  constraint); max(1, k)-Lipschitz. */
+ *  Keras' PReLU without shared axes, initialized to 0). lip_layer_reparametrize (after each optimizer
+ *  step, where Keras applies constraints) applies deel-lip's MinMaxNorm(−k, k) on α's axis 0: each
+ *  column of α viewed as (shape[0], rest) is scaled to a norm ≤ k, so |α| ≤ k and the layer is
+ *  max(1, k)-Lipschitz (not before the first reparametrize if α was set by hand). */
 LIP_API lip_status lip_prelu_lip_create(lip_context *ctx, float k_coef_lip, const char *name, lip_layer **out);
 
 /** Fix the per-sample input shape (ndim 1..3, no batch axis); allocates and initializes the
@@ -222,6 +240,13 @@ LIP_API lip_status lip_layer_backward(lip_layer *layer, const lip_tensor *x, con
  *  Björck, scaling; u advances one step). Call after changing parameters; a model does it after
  *  every optimizer step. A no-op for layers without a reparametrization. */
 LIP_API lip_status lip_layer_reparametrize(lip_layer *layer);
+
+/** The L2 Lipschitz constant a built layer guarantees: k for the spectral/Frobenius dense and conv
+ *  layers, the scaled pools, GroupSort/FullSort/MaxMin/Householder; max(1, k) for PReLUlip; 1 for ReLU,
+ *  the resampling and reshaping layers; √(⌈ph/sh⌉·⌈pw/sw⌉) for MaxPooling2D. *per_neuron (may be
+ *  NULL) is 1 when the bound holds only for each output neuron on its own (FrobeniusDense with
+ *  disjoint_neurons). Unconstrained Dense, Conv2D and Conv2DTranspose: LIP_ERR_UNSUPPORTED. */
+LIP_API lip_status lip_layer_lipschitz_bound(const lip_layer *layer, double *bound, int *per_neuron);
 
 /** Number of parameter tensors (trainable and not). */
 LIP_API size_t lip_layer_param_count(const lip_layer *layer);

@@ -9,6 +9,12 @@
 #include "lipcl/tensor.h"
 #include "lipcl/ops.h"
 #include "lipcl/random.h"
+#include "lipcl/optim.h"
+#include "lipcl/constraints.h"
+#include "lipcl/data.h"
 #include "lipcl/layers.h"
+#include "lipcl/losses.h"
+#include "lipcl/metrics.h"
+#include "lipcl/model.h"
 
 #endif

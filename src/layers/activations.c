@@ -1,5 +1,5 @@
-/* lipcl — Lipschitz activations (GroupSort family, MaxMin, Householder, PReLUlip, ReLU): argument
- * checks and launches of kernels/sort_activations.cl and kernels/activations.cl, forward and backward. */
+/* lipcl — Lipschitz activations (GroupSort family, MaxMin, Householder, PReLUlip, ReLU): argument checks,
+ * launches of kernels/sort_activations.cl and kernels/activations.cl (forward, backward), and the layers. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -535,9 +535,35 @@ static lip_status act_backward(lip_layer *l, const lip_tensor *x, const lip_tens
     return lip_relu_backward(l->ctx, x, dy, dx);
 }
 
-static const lip_layer_vtable groupsort_vtable = {"GroupSort", act_init, NULL, act_forward, act_backward, NULL};
-static const lip_layer_vtable maxmin_vtable = {"MaxMin", act_init, NULL, act_forward, act_backward, NULL};
-static const lip_layer_vtable relu_vtable = {"ReLU", act_init, NULL, act_forward, act_backward, NULL};
+/* GroupSort, MaxMin: k (k times a permutation, a norm-preserving split); ReLU: 1 (k is 1). */
+static lip_status act_lipschitz_bound(const lip_layer *l, double *bound, int *per_neuron) {
+    *bound = (double)((const act_priv *)l->priv)->k;
+    *per_neuron = 0;
+    return LIP_OK;
+}
+
+static lip_status act_get_config(const lip_layer *l, lip_layer_config *cfg) {
+    const act_priv *p = l->priv;
+    LIP_TRY(lip_layer_config_add(l->ctx, cfg, "n", (double)p->n));
+    return lip_layer_config_add(l->ctx, cfg, "k_coef_lip", p->k);
+}
+
+static lip_status act_vanilla_export(lip_layer *l, lip_layer **out) {
+    return lip_layer_export_copy(l, sizeof(act_priv), out);
+}
+
+#define ACT_VTABLE(var, name)                                                                                     \
+    static const lip_layer_vtable var = {.type = name,                                                            \
+                                         .init = act_init,                                                        \
+                                         .forward = act_forward,                                                  \
+                                         .backward = act_backward,                                                \
+                                         .lipschitz_bound = act_lipschitz_bound,                                  \
+                                         .get_config = act_get_config,                                            \
+                                         .vanilla_export = act_vanilla_export}
+ACT_VTABLE(groupsort_vtable, "GroupSort");
+ACT_VTABLE(maxmin_vtable, "MaxMin");
+ACT_VTABLE(relu_vtable, "ReLU");
+#undef ACT_VTABLE
 
 static lip_status act_create(lip_context *ctx, const lip_layer_vtable *vt, act_kind kind, size_t n, float k,
                              const char *name, lip_layer **out) {
@@ -570,4 +596,169 @@ lip_status lip_maxmin_create(lip_context *ctx, float k_coef_lip, const char *nam
 
 lip_status lip_relu_create(lip_context *ctx, const char *name, lip_layer **out) {
     return act_create(ctx, &relu_vtable, ACT_RELU, 0, 1.0f, name, out);
+}
+
+/* ---- layers: Householder, PReLUlip ------------------------------------------------------------ */
+
+typedef struct param_act_priv {
+    float k;
+    float theta_init;     /* Householder */
+    size_t param;         /* index of θ or α */
+    lip_tensor *scratch;  /* Householder with k ≠ 1: dθ before it is scaled into an accumulated grad */
+} param_act_priv;
+
+static lip_status householder_layer_init(lip_layer *l) {
+    param_act_priv *p = l->priv;
+    size_t c = l->in_shape[l->in_ndim - 1], half = c / 2;
+    LIP_CHECK(l->ctx, c % 2 == 0, LIP_ERR_SHAPE,
+              "%s '%s': %zu channels, must be even (channel i pairs with channel i + C/2)", l->vt->type, l->name, c);
+    l->out_ndim = l->in_ndim;
+    memcpy(l->out_shape, l->in_shape, sizeof l->out_shape);
+    LIP_TRY(lip_layer_add_param(l, "theta", 1, &half, 1, &p->param));
+    LIP_TRY(lip_tensor_fill(l->params[p->param].value, (double)p->theta_init));
+    if (p->k != 1.0f) LIP_TRY(lip_tensor_create(l->ctx, LIP_FLOAT32, 1, &half, &p->scratch));
+    return LIP_OK;
+}
+
+/* y = k·H_θ(x) (deel-lip ignores k; lipcl honours it, so the layer is k-Lipschitz). */
+static lip_status householder_layer_forward(lip_layer *l, const lip_tensor *x, lip_tensor *y, size_t batch) {
+    (void)batch;
+    const param_act_priv *p = l->priv;
+    LIP_TRY(lip_householder_forward(l->ctx, l->params[p->param].value, x, y));
+    return p->k != 1.0f ? lip_scale(l->ctx, p->k, y, y) : LIP_OK;
+}
+
+/* The op's gradients are those of H_θ; both are scaled by k afterwards. An accumulated dθ goes
+ * through the small scratch so that only the new part is scaled. */
+static lip_status householder_layer_backward(lip_layer *l, const lip_tensor *x, const lip_tensor *y,
+                                             const lip_tensor *dy, lip_tensor *dx, size_t batch, int accumulate) {
+    (void)y, (void)batch;
+    param_act_priv *p = l->priv;
+    lip_context *ctx = l->ctx;
+    const lip_param *theta = &l->params[p->param];
+    if (p->k == 1.0f) return lip_householder_backward(ctx, theta->value, x, dy, dx, theta->grad, accumulate);
+    lip_tensor *dtheta = accumulate ? p->scratch : theta->grad;
+    LIP_TRY(lip_householder_backward(ctx, theta->value, x, dy, dx, dtheta, 0));
+    if (dx) LIP_TRY(lip_scale(ctx, p->k, dx, dx));
+    return accumulate ? lip_axpy(ctx, p->k, dtheta, theta->grad) : lip_scale(ctx, p->k, dtheta, dtheta);
+}
+
+static void householder_layer_destroy(lip_layer *l) {
+    param_act_priv *p = l->priv;
+    lip_tensor_free(p->scratch);
+    p->scratch = NULL; /* a failed build may be retried */
+}
+
+/* α of the per-sample input shape (Keras PReLU without shared axes), initialized to 0. */
+static lip_status prelu_layer_init(lip_layer *l) {
+    param_act_priv *p = l->priv;
+    l->out_ndim = l->in_ndim;
+    memcpy(l->out_shape, l->in_shape, sizeof l->out_shape);
+    LIP_TRY(lip_layer_add_param(l, "alpha", l->in_ndim, l->in_shape, 1, &p->param));
+    return lip_tensor_fill(l->params[p->param].value, 0.0);
+}
+
+/* deel-lip's MinMaxNorm(−k, k) constraint on α, applied where Keras applies constraints (after each
+ * optimizer step): then |α| ≤ k and the layer is max(1, k)-Lipschitz. */
+static lip_status prelu_layer_reparam(lip_layer *l) {
+    const param_act_priv *p = l->priv;
+    return lip_prelu_constrain(l->ctx, p->k, l->params[p->param].value);
+}
+
+static lip_status prelu_layer_forward(lip_layer *l, const lip_tensor *x, lip_tensor *y, size_t batch) {
+    (void)batch;
+    const param_act_priv *p = l->priv;
+    return lip_prelu_forward(l->ctx, l->params[p->param].value, x, y);
+}
+
+static lip_status prelu_layer_backward(lip_layer *l, const lip_tensor *x, const lip_tensor *y, const lip_tensor *dy,
+                                       lip_tensor *dx, size_t batch, int accumulate) {
+    (void)y, (void)batch;
+    const param_act_priv *p = l->priv;
+    const lip_param *alpha = &l->params[p->param];
+    return lip_prelu_backward(l->ctx, alpha->value, x, dy, dx, alpha->grad, accumulate);
+}
+
+/* Householder: k (k times an orthogonal map per pair); PReLUlip: max(1, k) (|α| ≤ k once constrained). */
+static lip_status householder_layer_lipschitz_bound(const lip_layer *l, double *bound, int *per_neuron) {
+    *bound = (double)((const param_act_priv *)l->priv)->k;
+    *per_neuron = 0;
+    return LIP_OK;
+}
+
+static lip_status prelu_layer_lipschitz_bound(const lip_layer *l, double *bound, int *per_neuron) {
+    double k = (double)((const param_act_priv *)l->priv)->k;
+    *bound = k > 1.0 ? k : 1.0;
+    *per_neuron = 0;
+    return LIP_OK;
+}
+
+static lip_status param_act_get_config(const lip_layer *l, lip_layer_config *cfg) {
+    const param_act_priv *p = l->priv;
+    LIP_TRY(lip_layer_config_add(l->ctx, cfg, "k_coef_lip", p->k));
+    return lip_layer_config_add(l->ctx, cfg, "theta_init", p->theta_init);
+}
+
+/* A fresh copy with the same θ / α (through the create functions: priv holds a tensor). */
+static lip_status param_act_vanilla_export(lip_layer *l, lip_layer **out) {
+    const param_act_priv *p = l->priv;
+    lip_layer *d = NULL;
+    if (strcmp(l->vt->type, "Householder") == 0)
+        LIP_TRY(lip_householder_create(l->ctx, p->k, p->theta_init, l->name, &d));
+    else
+        LIP_TRY(lip_prelu_lip_create(l->ctx, p->k, l->name, &d));
+    lip_status st = lip_layer_build(d, l->in_ndim, l->in_shape);
+    if (st == LIP_OK) st = lip_tensor_copy(d->params[0].value, l->params[p->param].value);
+    if (st != LIP_OK) {
+        lip_layer_free(d);
+        return st;
+    }
+    *out = d;
+    return LIP_OK;
+}
+
+static const lip_layer_vtable householder_vtable = {.type = "Householder",
+                                                    .init = householder_layer_init,
+                                                    .forward = householder_layer_forward,
+                                                    .backward = householder_layer_backward,
+                                                    .destroy = householder_layer_destroy,
+                                                    .lipschitz_bound = householder_layer_lipschitz_bound,
+                                                    .get_config = param_act_get_config,
+                                                    .vanilla_export = param_act_vanilla_export};
+static const lip_layer_vtable prelu_lip_vtable = {.type = "PReLUlip",
+                                                  .init = prelu_layer_init,
+                                                  .reparam_forward = prelu_layer_reparam,
+                                                  .forward = prelu_layer_forward,
+                                                  .backward = prelu_layer_backward,
+                                                  .lipschitz_bound = prelu_layer_lipschitz_bound,
+                                                  .get_config = param_act_get_config,
+                                                  .vanilla_export = param_act_vanilla_export};
+
+lip_status lip_householder_create(lip_context *ctx, float k_coef_lip, float theta_init, const char *name,
+                                  lip_layer **out) {
+    if (!ctx) return LIP_ERR_NULL;
+    const char *type = householder_vtable.type, *n = name ? name : "";
+    LIP_CHECK(ctx, out, LIP_ERR_NULL, "%s '%s': out is NULL", type, n);
+    *out = NULL;
+    LIP_CHECK(ctx, k_coef_lip > 0 && isfinite(k_coef_lip), LIP_ERR_INVALID_ARGUMENT,
+              "%s '%s': k_coef_lip must be finite and > 0, got %g", type, n, (double)k_coef_lip);
+    LIP_CHECK(ctx, isfinite(theta_init), LIP_ERR_INVALID_ARGUMENT, "%s '%s': theta_init must be finite, got %g",
+              type, n, (double)theta_init);
+    LIP_TRY(lip_layer_alloc(ctx, &householder_vtable, name, sizeof(param_act_priv), out));
+    param_act_priv *p = (*out)->priv;
+    p->k = k_coef_lip;
+    p->theta_init = theta_init;
+    return LIP_OK;
+}
+
+lip_status lip_prelu_lip_create(lip_context *ctx, float k_coef_lip, const char *name, lip_layer **out) {
+    if (!ctx) return LIP_ERR_NULL;
+    const char *type = prelu_lip_vtable.type, *n = name ? name : "";
+    LIP_CHECK(ctx, out, LIP_ERR_NULL, "%s '%s': out is NULL", type, n);
+    *out = NULL;
+    LIP_CHECK(ctx, k_coef_lip > 0 && isfinite(k_coef_lip), LIP_ERR_INVALID_ARGUMENT,
+              "%s '%s': k_coef_lip must be finite and > 0, got %g", type, n, (double)k_coef_lip);
+    LIP_TRY(lip_layer_alloc(ctx, &prelu_lip_vtable, name, sizeof(param_act_priv), out));
+    ((param_act_priv *)(*out)->priv)->k = k_coef_lip;
+    return LIP_OK;
 }

@@ -16,7 +16,8 @@
  *  - errors come back as LIP_ERR_* with a message naming the layer and the shapes
  *    (lip_context_last_error), e.g. "GroupSort(4): 6 channels is not a multiple of 4".
  * Lipschitz constants (L2): GroupSort/FullSort/GroupSort2 k (a permutation times k); MaxMin k (it
- * preserves the norm); Householder 1 (an orthogonal map per pair, k is ignored as in deel-lip);
+ * preserves the norm); Householder 1 (an orthogonal map per pair; the op has no k, as in deel-lip, and
+ * the Householder layer multiplies its output by k);
  * ReLU 1; PReLU max(1, max|α|), i.e. max(1, k) once lip_prelu_constrain has run.
  */
 

@@ -72,7 +72,7 @@ static lip_status dense_init(lip_layer *l) {
     size_t kshape[2] = {p->in_features, p->config.units};
     LIP_TRY(lip_layer_add_param(l, "kernel", 2, kshape, 1, &p->kernel));
     lip_init ki = p->config.kernel_init;
-    if (ki == LIP_INIT_DEFAULT) ki = p->kind != KIND_DENSE ? LIP_INIT_ORTHOGONAL : LIP_INIT_GLOROT_UNIFORM;
+    if (ki == LIP_INIT_DEFAULT) ki = p->kind != KIND_DENSE ? LIP_INIT_SPECTRAL : LIP_INIT_GLOROT_UNIFORM;
     LIP_TRY(lip_layer_init_param(l, l->params[p->kernel].value, ki));
     if (p->config.use_bias) {
         size_t bshape[1] = {p->config.units};
@@ -157,12 +157,59 @@ static void dense_destroy(lip_layer *l) {
     lip_rko_destroy(&p->rko);
 }
 
+/* ---- Lipschitz bound, creation options, vanilla export ------------------------------------------- */
+
+static lip_status dense_lipschitz_bound(const lip_layer *l, double *bound, int *per_neuron) {
+    const dense_priv *p = l->priv;
+    *bound = (double)p->config.k_coef_lip;
+    *per_neuron = p->kind == KIND_FROBENIUS && p->config.disjoint_neurons;
+    return LIP_OK;
+}
+
+static lip_status dense_get_config(const lip_layer *l, lip_layer_config *cfg) {
+    const dense_priv *p = l->priv;
+    const lip_dense_config *c = &p->config;
+    lip_context *ctx = l->ctx;
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "units", (double)c->units));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "use_bias", c->use_bias));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "k_coef_lip", c->k_coef_lip));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "kernel_init", c->kernel_init));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "bias_init", c->bias_init));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "eps_spectral", c->eps_spectral));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "maxiter_spectral", c->maxiter_spectral));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "eps_bjorck", c->eps_bjorck));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "beta_bjorck", c->beta_bjorck));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "maxiter_bjorck", c->maxiter_bjorck));
+    return lip_layer_config_add(ctx, cfg, "disjoint_neurons", c->disjoint_neurons);
+}
+
+/* A plain Dense with W̄ as its kernel and the same bias and name (deel-lip's vanilla_export). */
+static lip_status dense_vanilla_export(lip_layer *l, lip_layer **out) {
+    const dense_priv *p = l->priv;
+    lip_dense_config c = p->config;
+    c.kernel_init = c.bias_init = LIP_INIT_ZEROS; /* overwritten below; zeros draws no random numbers */
+    lip_layer *d = NULL;
+    LIP_TRY(lip_dense_create(l->ctx, &c, l->name, &d));
+    lip_status st = lip_layer_build(d, l->in_ndim, l->in_shape);
+    const dense_priv *q = d->priv;
+    if (st == LIP_OK) st = lip_tensor_copy(d->params[q->kernel].value, effective_kernel(l));
+    if (st == LIP_OK && c.use_bias) st = lip_tensor_copy(d->params[q->bias].value, l->params[p->bias].value);
+    if (st != LIP_OK) {
+        lip_layer_free(d);
+        return st;
+    }
+    *out = d;
+    return LIP_OK;
+}
+
 static const lip_layer_vtable dense_vtable = {
     .type = "Dense",
     .init = dense_init,
     .forward = dense_forward,
     .backward = dense_backward,
     .destroy = dense_destroy,
+    .get_config = dense_get_config,
+    .vanilla_export = dense_vanilla_export,
 };
 
 static const lip_layer_vtable spectral_dense_vtable = {
@@ -172,6 +219,9 @@ static const lip_layer_vtable spectral_dense_vtable = {
     .forward = dense_forward,
     .backward = dense_backward,
     .destroy = dense_destroy,
+    .lipschitz_bound = dense_lipschitz_bound,
+    .get_config = dense_get_config,
+    .vanilla_export = dense_vanilla_export,
 };
 
 static const lip_layer_vtable frobenius_dense_vtable = {
@@ -181,6 +231,9 @@ static const lip_layer_vtable frobenius_dense_vtable = {
     .forward = dense_forward,
     .backward = dense_backward,
     .destroy = dense_destroy,
+    .lipschitz_bound = dense_lipschitz_bound,
+    .get_config = dense_get_config,
+    .vanilla_export = dense_vanilla_export,
 };
 
 static lip_status check_config(lip_context *ctx, const char *type, const lip_dense_config *c, const char *name,
@@ -189,8 +242,8 @@ static lip_status check_config(lip_context *ctx, const char *type, const lip_den
     LIP_CHECK(ctx, c, LIP_ERR_NULL, "%s: config is NULL (use lip_dense_config_default)", type);
     LIP_CHECK(ctx, c->units >= 1 && c->units <= 0x7fffffff, LIP_ERR_INVALID_ARGUMENT,
               "%s '%s': units must be >= 1, got %zu", type, n, c->units);
-    LIP_CHECK(ctx, c->kernel_init >= LIP_INIT_DEFAULT && c->kernel_init <= LIP_INIT_ZEROS &&
-                       c->bias_init >= LIP_INIT_DEFAULT && c->bias_init <= LIP_INIT_ZEROS,
+    LIP_CHECK(ctx, c->kernel_init >= LIP_INIT_DEFAULT && c->kernel_init <= LIP_INIT_SPECTRAL &&
+                       c->bias_init >= LIP_INIT_DEFAULT && c->bias_init <= LIP_INIT_SPECTRAL,
               LIP_ERR_INVALID_ARGUMENT, "%s '%s': unknown initializer", type, n);
     if (kind == KIND_DENSE) return LIP_OK;
     LIP_CHECK(ctx, c->k_coef_lip > 0 && isfinite(c->k_coef_lip), LIP_ERR_INVALID_ARGUMENT,

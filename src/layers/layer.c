@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "layers/layer.h"
+#include "lipschitz/normalizers.h"
 
 lip_status lip_layer_alloc(lip_context *ctx, const lip_layer_vtable *vt, const char *name, size_t priv_size,
                            lip_layer **out) {
@@ -64,8 +65,44 @@ lip_status lip_layer_add_param(lip_layer *layer, const char *name, int ndim, con
     return LIP_OK;
 }
 
+/*
+ * deel-lip SpectralInitializer() with its defaults: orthogonal, then one reshaped-kernel
+ * orthogonalization of the tensor viewed as (count / last axis, last axis) from a fresh random
+ * u ~ U[0, 1) (deel-lip's u=None): power iteration (eps 1e-3, ≤ 10 iterations), W/(σ + 1e-3), Björck
+ * (β 0.5, eps 1e-3, ≤ 15 iterations), k 1. The normalizers run in place without the workspaces a
+ * backward would need (lip_rko keeps every Björck iterate, ~16 kernels' worth, for nothing here).
+ */
+static lip_status init_spectral(lip_layer *layer, lip_tensor *t) {
+    lip_context *ctx = layer->ctx;
+    LIP_TRY(lip_check_tensor(ctx, t, LIP_FLOAT32, "spectral initializer: t"));
+    LIP_CHECK(ctx, t->ndim >= 2, LIP_ERR_SHAPE, "%s '%s': the spectral initializer needs a tensor of rank >= 2, got %d",
+              layer->vt->type, layer->name, t->ndim);
+    LIP_TRY(lip_init_orthogonal(ctx, t, 1.0f));
+    size_t cols = t->shape[t->ndim - 1], rows = t->count / cols, ushape[2] = {1, cols};
+    size_t nstate = LIP_NORMALIZER_STATE_INTS, one = 1;
+    lip_power_iteration_config pi = lip_power_iteration_config_default();
+    lip_bjorck_config bj = lip_bjorck_config_default();
+    lip_tensor *u = NULL, *sigma = NULL, *state = NULL;
+    size_t m[2] = {rows, cols};
+    tensor_view v = lip_tensor_view(t, 2, m);
+    lip_status st;
+    LIP_TRY_GOTO(st, lip_tensor_create(ctx, LIP_FLOAT32, 2, ushape, &u));
+    LIP_TRY_GOTO(st, lip_tensor_create(ctx, LIP_FLOAT32, 1, &one, &sigma));
+    LIP_TRY_GOTO(st, lip_tensor_create(ctx, LIP_INT32, 1, &nstate, &state));
+    LIP_TRY_GOTO(st, lip_random_uniform(ctx, u, 0.0f, 1.0f));
+    LIP_TRY_GOTO(st, lip_power_iteration_forward(ctx, &pi, t, u, sigma, t, state, NULL));
+    LIP_TRY_GOTO(st, lip_bjorck_forward(ctx, &bj, t, t, state, NULL));
+fail:
+    lip_tensor_view_restore(v);
+    /* Safe with the kernels still queued: OpenCL keeps a buffer until its commands finish. */
+    lip_tensor_free(u), lip_tensor_free(sigma), lip_tensor_free(state);
+    return st;
+}
+
 lip_status lip_layer_init_param(lip_layer *layer, lip_tensor *t, lip_init init) {
     switch (init) {
+    case LIP_INIT_SPECTRAL:
+        return init_spectral(layer, t);
     case LIP_INIT_GLOROT_UNIFORM:
         return lip_init_glorot_uniform(layer->ctx, t);
     case LIP_INIT_ORTHOGONAL:
@@ -220,3 +257,53 @@ lip_status lip_layer_param(lip_layer *layer, size_t index, lip_tensor **value, l
 
 const char *lip_layer_name(const lip_layer *layer) { return layer ? layer->name : ""; }
 const char *lip_layer_type(const lip_layer *layer) { return layer ? layer->vt->type : ""; }
+
+/* ---- creation options, Lipschitz bounds, vanilla export ------------------------------------------ */
+
+lip_status lip_layer_config_add(lip_context *ctx, lip_layer_config *config, const char *key, double value) {
+    LIP_CHECK(ctx, config->count < LIP_LAYER_MAX_CONFIG, LIP_ERR_INTERNAL, "layer config: more than %d options",
+              LIP_LAYER_MAX_CONFIG);
+    lip_layer_kv *kv = &config->kv[config->count++];
+    snprintf(kv->key, sizeof kv->key, "%s", key);
+    kv->value = value;
+    return LIP_OK;
+}
+
+lip_status lip_layer_config_get(lip_context *ctx, const lip_layer_config *config, const char *type, const char *key,
+                                double *value) {
+    for (size_t i = 0; i < config->count; i++)
+        if (strcmp(config->kv[i].key, key) == 0) {
+            *value = config->kv[i].value;
+            return LIP_OK;
+        }
+    return lip_set_error(ctx, LIP_ERR_INVALID_ARGUMENT, "%s: option '%s' is missing from the layer config", type, key);
+}
+
+lip_status lip_layer_export_copy(lip_layer *src, size_t priv_size, lip_layer **out) {
+    lip_context *ctx = src->ctx;
+    lip_layer *l = NULL;
+    LIP_TRY(lip_layer_alloc(ctx, src->vt, src->name, priv_size, &l));
+    if (priv_size) memcpy(l->priv, src->priv, priv_size);
+    lip_status st = lip_layer_build(l, src->in_ndim, src->in_shape);
+    for (size_t i = 0; st == LIP_OK && i < l->param_count; i++) st = lip_tensor_copy(l->params[i].value, src->params[i].value);
+    if (st != LIP_OK) {
+        lip_layer_free(l);
+        return st;
+    }
+    *out = l;
+    return LIP_OK;
+}
+
+/** The L2 Lipschitz bound of a built layer (see the vtable's lipschitz_bound). */
+lip_status lip_layer_lipschitz_bound(const lip_layer *layer, double *bound, int *per_neuron) {
+    if (!layer) return LIP_ERR_NULL;
+    LIP_CHECK(layer->ctx, bound, LIP_ERR_NULL, "%s '%s': bound is NULL", layer->vt->type, layer->name);
+    LIP_CHECK(layer->ctx, layer->built, LIP_ERR_INVALID_ARGUMENT, "%s '%s': build it before asking its Lipschitz bound",
+              layer->vt->type, layer->name);
+    LIP_CHECK(layer->ctx, layer->vt->lipschitz_bound, LIP_ERR_UNSUPPORTED,
+              "%s '%s' is unconstrained: it guarantees no Lipschitz bound", layer->vt->type, layer->name);
+    int pn = 0;
+    LIP_TRY(layer->vt->lipschitz_bound(layer, bound, &pn));
+    if (per_neuron) *per_neuron = pn;
+    return LIP_OK;
+}

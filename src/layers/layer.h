@@ -6,6 +6,20 @@
 #include "internal.h"
 
 #define LIP_LAYER_MAX_PARAMS 8
+#define LIP_LAYER_MAX_CONFIG 24
+
+/* A layer's creation options as named numbers (every option is a count, a float or an enum; floats
+ * round-trip exactly through double). With the family's type name this is enough to recreate the
+ * layer through its public create function (src/io/layer_config.c). */
+typedef struct lip_layer_kv {
+    char key[24];
+    double value;
+} lip_layer_kv;
+
+typedef struct lip_layer_config {
+    size_t count;
+    lip_layer_kv kv[LIP_LAYER_MAX_CONFIG];
+} lip_layer_config;
 
 typedef struct lip_param {
     char name[32];
@@ -30,6 +44,15 @@ typedef struct lip_layer_vtable {
     /** (optional) Free what `priv` holds (not priv itself) and reset it to NULLs: called by
      *  lip_layer_free and after a failed build. The parameters are freed by the caller. */
     void (*destroy)(lip_layer *layer);
+    /** (optional; NULL = no bound: an unconstrained layer) The L2 Lipschitz constant the layer
+     *  guarantees (of a built layer, with its current effective weights) and whether it holds only per
+     *  output neuron (*per_neuron = 1: FrobeniusDense with disjoint_neurons). */
+    lip_status (*lipschitz_bound)(const lip_layer *layer, double *bound, int *per_neuron);
+    /** (optional; NULL = not serializable) The creation options (lip_layer_config_add). */
+    lip_status (*get_config)(const lip_layer *layer, lip_layer_config *config);
+    /** (optional; NULL = not exportable) A new plain layer computing the same function with the
+     *  effective weights copied in (built for the same input shape): SpectralDense → Dense, ... */
+    lip_status (*vanilla_export)(lip_layer *layer, lip_layer **out);
 } lip_layer_vtable;
 
 struct lip_layer {
@@ -54,6 +77,21 @@ lip_status lip_layer_add_param(lip_layer *layer, const char *name, int ndim, con
                                size_t *index);
 /** Fill a parameter with an initializer (DEFAULT resolved by the caller). */
 lip_status lip_layer_init_param(lip_layer *layer, lip_tensor *t, lip_init init);
+/** Append key = value to a config (LIP_ERR_INTERNAL when full). */
+lip_status lip_layer_config_add(lip_context *ctx, lip_layer_config *config, const char *key, double value);
+/** The value of `key` (LIP_ERR_INVALID_ARGUMENT naming the key when missing). */
+lip_status lip_layer_config_get(lip_context *ctx, const lip_layer_config *config, const char *type, const char *key,
+                                double *value);
+/** Recreate a layer from its family's type name and creation options through the public create
+ *  functions (src/io/layer_config.c); LIP_ERR_FORMAT for an unknown type or an option missing. */
+lip_status lip_layer_from_config(lip_context *ctx, const char *type, const char *name, const lip_layer_config *config,
+                                 lip_layer **out);
+
+/** Vanilla export of a family whose private struct holds only plain values (or tensors its init
+ *  recreates): a new layer of the same family with a copy of `priv_size` bytes of priv, built for
+ *  src's input shape, every parameter value copied. */
+lip_status lip_layer_export_copy(lip_layer *src, size_t priv_size, lip_layer **out);
+
 /** Write or accumulate `src` into `dst` (same size): dst = src, or dst += src. */
 lip_status lip_accumulate(lip_context *ctx, lip_tensor *dst, const lip_tensor *src, int accumulate);
 

@@ -1,8 +1,9 @@
 /* lipcl — pooling layers on NHWC images (scaled L2-norm and average, their global versions, max):
- * settings checks, output shapes, Lipschitz bounds and launches of kernels/pooling.cl. */
+ * settings checks, output shapes, Lipschitz bounds, launches of kernels/pooling.cl, and the layers. */
 #include <math.h>
 #include <stdio.h>
 
+#include "layers/layer.h"
 #include "layers/pooling.h"
 
 /* Work-group size of every pooling launch and the most groups launched (grid-stride kernels). */
@@ -311,4 +312,180 @@ lip_status lip_pool2d_backward(lip_context *ctx, const lip_pool2d_params *p, con
     }
     }
     return lip_set_error(ctx, LIP_ERR_INTERNAL, "pooling: unhandled kind %d", (int)p->kind);
+}
+
+/* ---- layers: ScaledL2NormPooling2D, ScaledAveragePooling2D, MaxPooling2D and the global ones ----- */
+
+typedef struct pool_layer_priv {
+    lip_pool2d_params p;
+} pool_layer_priv;
+
+lip_pool2d_config lip_pool2d_config_default(void) {
+    lip_pool2d_config c;
+    c.pool_h = c.pool_w = 2;
+    c.stride_h = c.stride_w = 0;
+    c.padding = LIP_PADDING_VALID;
+    c.k_coef_lip = 1.0f;
+    c.eps_grad_sqrt = 1e-6f;
+    return c;
+}
+
+/* The image (H, W, C) → the per-sample output shape. Everything the op would refuse is checked
+ * here first, so that the message names the layer. */
+static lip_status pool_layer_init(lip_layer *l) {
+    lip_context *ctx = l->ctx;
+    const pool_layer_priv *q = l->priv;
+    const char *type = l->vt->type;
+    LIP_CHECK(ctx, l->in_ndim == 3, LIP_ERR_SHAPE,
+              "%s '%s': the input must be an image (height, width, channels), got a per-sample rank of %d", type,
+              l->name, l->in_ndim);
+    size_t h = l->in_shape[0], w = l->in_shape[1];
+    if (!is_global(q->p.kind) && q->p.padding == LIP_POOL_VALID)
+        LIP_CHECK(ctx, q->p.pool_h <= h && q->p.pool_w <= w, LIP_ERR_SHAPE,
+                  "%s '%s': window %zux%zu larger than input %zux%zu (padding 'valid')", type, l->name, q->p.pool_h,
+                  q->p.pool_w, h, w);
+    size_t in4[4] = {1, h, w, l->in_shape[2]}, out4[4];
+    int ond = 0;
+    LIP_TRY(lip_pool2d_output_shape(ctx, &q->p, 4, in4, &ond, out4));
+    l->out_ndim = ond - 1;
+    for (int i = 1; i < ond; i++) l->out_shape[i - 1] = out4[i];
+    return LIP_OK;
+}
+
+static lip_status pool_layer_forward(lip_layer *l, const lip_tensor *x, lip_tensor *y, size_t batch) {
+    (void)batch;
+    const pool_layer_priv *q = l->priv;
+    return lip_pool2d_forward(l->ctx, &q->p, x, y);
+}
+
+static lip_status pool_layer_backward(lip_layer *l, const lip_tensor *x, const lip_tensor *y, const lip_tensor *dy,
+                                      lip_tensor *dx, size_t batch, int accumulate) {
+    (void)y, (void)batch, (void)accumulate; /* no parameters */
+    const pool_layer_priv *q = l->priv;
+    return dx ? lip_pool2d_backward(l->ctx, &q->p, x, dy, dx) : LIP_OK;
+}
+
+static lip_status pool_layer_lipschitz_bound(const lip_layer *l, double *bound, int *per_neuron) {
+    *bound = lip_pool2d_lipschitz_bound(&((const pool_layer_priv *)l->priv)->p);
+    *per_neuron = 0;
+    return LIP_OK;
+}
+
+static lip_status pool_layer_get_config(const lip_layer *l, lip_layer_config *cfg) {
+    const lip_pool2d_params *p = &((const pool_layer_priv *)l->priv)->p;
+    lip_context *ctx = l->ctx;
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "pool_h", (double)p->pool_h));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "pool_w", (double)p->pool_w));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "stride_h", (double)p->stride_h));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "stride_w", (double)p->stride_w));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "padding", p->padding == LIP_POOL_SAME ? LIP_PADDING_SAME : LIP_PADDING_VALID));
+    LIP_TRY(lip_layer_config_add(ctx, cfg, "k_coef_lip", p->k_coef_lip));
+    return lip_layer_config_add(ctx, cfg, "eps_grad_sqrt", p->eps_grad_sqrt);
+}
+
+/* Pools have no weights: the export is a fresh copy (deel-lip keeps its scaled pools as they are). */
+static lip_status pool_layer_vanilla_export(lip_layer *l, lip_layer **out) {
+    return lip_layer_export_copy(l, sizeof(pool_layer_priv), out);
+}
+
+#define POOL_VTABLE(var, kind)                                                                                    \
+    static const lip_layer_vtable var = {.type = kind,                                                            \
+                                         .init = pool_layer_init,                                                 \
+                                         .forward = pool_layer_forward,                                           \
+                                         .backward = pool_layer_backward,                                         \
+                                         .lipschitz_bound = pool_layer_lipschitz_bound,                           \
+                                         .get_config = pool_layer_get_config,                                     \
+                                         .vanilla_export = pool_layer_vanilla_export}
+POOL_VTABLE(scaled_l2_vtable, "ScaledL2NormPooling2D");
+POOL_VTABLE(scaled_avg_vtable, "ScaledAveragePooling2D");
+POOL_VTABLE(max_vtable, "MaxPooling2D");
+POOL_VTABLE(scaled_global_l2_vtable, "ScaledGlobalL2NormPooling2D");
+POOL_VTABLE(scaled_global_avg_vtable, "ScaledGlobalAveragePooling2D");
+#undef POOL_VTABLE
+
+/* Check the settings with the layer named, then allocate it. */
+static lip_status pool_layer_create(lip_context *ctx, const lip_layer_vtable *vt, const lip_pool2d_params *p,
+                                    const char *name, lip_layer **out) {
+    const char *type = vt->type, *n = name ? name : "";
+    if (p->kind != LIP_POOL_MAX)
+        LIP_CHECK(ctx, isfinite(p->k_coef_lip) && p->k_coef_lip > 0.0f, LIP_ERR_INVALID_ARGUMENT,
+                  "%s '%s': k_coef_lip must be finite and > 0, got %g", type, n, (double)p->k_coef_lip);
+    if (is_l2(p->kind))
+        LIP_CHECK(ctx, isfinite(p->eps_grad_sqrt) && p->eps_grad_sqrt >= 0.0f, LIP_ERR_INVALID_ARGUMENT,
+                  "%s '%s': eps_grad_sqrt must be finite and >= 0, got %g", type, n, (double)p->eps_grad_sqrt);
+    if (!is_global(p->kind)) {
+        LIP_CHECK(ctx, p->pool_h >= 1 && p->pool_w >= 1, LIP_ERR_INVALID_ARGUMENT,
+                  "%s '%s': pool size %zux%zu must be >= 1", type, n, p->pool_h, p->pool_w);
+        size_t sh = p->stride_h ? p->stride_h : p->pool_h, sw = p->stride_w ? p->stride_w : p->pool_w;
+        if (p->kind != LIP_POOL_MAX) {
+            LIP_CHECK(ctx, sh == p->pool_h && sw == p->pool_w, LIP_ERR_UNSUPPORTED,
+                      "%s '%s': strides %zux%zu must equal the pool size %zux%zu (non-overlapping windows keep the "
+                      "layer k-Lipschitz; deel-lip refuses the same)",
+                      type, n, sh, sw, p->pool_h, p->pool_w);
+            LIP_CHECK(ctx, p->padding == LIP_POOL_VALID, LIP_ERR_UNSUPPORTED,
+                      "%s '%s': only padding VALID is supported (padded windows would break the k bound; as deel-lip)",
+                      type, n);
+        }
+    }
+    LIP_TRY(lip_layer_alloc(ctx, vt, name, sizeof(pool_layer_priv), out));
+    ((pool_layer_priv *)(*out)->priv)->p = *p;
+    return LIP_OK;
+}
+
+/* A local pooling layer from the public config. */
+static lip_status local_pool_create(lip_context *ctx, const lip_layer_vtable *vt, lip_pool_kind kind,
+                                    const lip_pool2d_config *config, const char *name, lip_layer **out) {
+    if (!ctx) return LIP_ERR_NULL;
+    LIP_CHECK(ctx, out, LIP_ERR_NULL, "%s: out is NULL", vt->type);
+    *out = NULL;
+    LIP_CHECK(ctx, config, LIP_ERR_NULL, "%s '%s': config is NULL (use lip_pool2d_config_default)", vt->type,
+              name ? name : "");
+    LIP_CHECK(ctx, config->padding == LIP_PADDING_SAME || config->padding == LIP_PADDING_VALID,
+              LIP_ERR_INVALID_ARGUMENT, "%s '%s': unknown padding %d", vt->type, name ? name : "",
+              (int)config->padding);
+    lip_pool2d_params p = lip_pool2d_params_default(kind);
+    p.pool_h = config->pool_h;
+    p.pool_w = config->pool_w;
+    p.stride_h = config->stride_h;
+    p.stride_w = config->stride_w;
+    p.padding = config->padding == LIP_PADDING_SAME ? LIP_POOL_SAME : LIP_POOL_VALID;
+    p.k_coef_lip = config->k_coef_lip;
+    p.eps_grad_sqrt = config->eps_grad_sqrt;
+    return pool_layer_create(ctx, vt, &p, name, out);
+}
+
+lip_status lip_scaled_l2norm_pooling2d_create(lip_context *ctx, const lip_pool2d_config *config, const char *name,
+                                              lip_layer **out) {
+    return local_pool_create(ctx, &scaled_l2_vtable, LIP_POOL_SCALED_L2, config, name, out);
+}
+
+lip_status lip_scaled_average_pooling2d_create(lip_context *ctx, const lip_pool2d_config *config, const char *name,
+                                               lip_layer **out) {
+    return local_pool_create(ctx, &scaled_avg_vtable, LIP_POOL_SCALED_AVG, config, name, out);
+}
+
+lip_status lip_max_pooling2d_create(lip_context *ctx, const lip_pool2d_config *config, const char *name,
+                                    lip_layer **out) {
+    return local_pool_create(ctx, &max_vtable, LIP_POOL_MAX, config, name, out);
+}
+
+lip_status lip_scaled_global_l2norm_pooling2d_create(lip_context *ctx, float k_coef_lip, float eps_grad_sqrt,
+                                                     const char *name, lip_layer **out) {
+    if (!ctx) return LIP_ERR_NULL;
+    LIP_CHECK(ctx, out, LIP_ERR_NULL, "%s: out is NULL", scaled_global_l2_vtable.type);
+    *out = NULL;
+    lip_pool2d_params p = lip_pool2d_params_default(LIP_POOL_SCALED_GLOBAL_L2);
+    p.k_coef_lip = k_coef_lip;
+    p.eps_grad_sqrt = eps_grad_sqrt;
+    return pool_layer_create(ctx, &scaled_global_l2_vtable, &p, name, out);
+}
+
+lip_status lip_scaled_global_average_pooling2d_create(lip_context *ctx, float k_coef_lip, const char *name,
+                                                      lip_layer **out) {
+    if (!ctx) return LIP_ERR_NULL;
+    LIP_CHECK(ctx, out, LIP_ERR_NULL, "%s: out is NULL", scaled_global_avg_vtable.type);
+    *out = NULL;
+    lip_pool2d_params p = lip_pool2d_params_default(LIP_POOL_SCALED_GLOBAL_AVG);
+    p.k_coef_lip = k_coef_lip;
+    return pool_layer_create(ctx, &scaled_global_avg_vtable, &p, name, out);
 }

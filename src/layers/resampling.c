@@ -1,7 +1,8 @@
 /* lipcl — invertible down/up-sampling of NHWC images (space to depth and back, pixel_unshuffle
- * order): shape checks and launches of kernels/resampling.cl; the backward of one is the other. */
+ * order): shape checks, launches of kernels/resampling.cl (the backward of one is the other), the layers. */
 #include <stdio.h>
 
+#include "layers/layer.h"
 #include "layers/resampling.h"
 
 /* Work-group size of every resampling launch and the most groups launched (grid-stride kernels). */
@@ -106,4 +107,106 @@ lip_status lip_resample_backward(lip_context *ctx, lip_resample_dir dir, size_t 
     char op[64];
     snprintf(op, sizeof op, "%s backward", lip_resample_name(dir));
     return permute(ctx, op, inverse, p0, p1, "dy", dy, "dx", dx);
+}
+
+/* ---- layers: InvertibleDownSampling, InvertibleUpSampling --------------------------------------- */
+
+typedef struct resample_layer_priv {
+    lip_resample_dir dir;
+    size_t p0, p1;
+} resample_layer_priv;
+
+/* The image (H, W, C) → the per-sample output shape, refusing sizes that do not divide (with the
+ * layer named). */
+static lip_status resample_layer_init(lip_layer *l) {
+    lip_context *ctx = l->ctx;
+    const resample_layer_priv *q = l->priv;
+    const char *type = l->vt->type;
+    LIP_CHECK(ctx, l->in_ndim == 3, LIP_ERR_SHAPE,
+              "%s '%s': the input must be an image (height, width, channels), got a per-sample rank of %d", type,
+              l->name, l->in_ndim);
+    size_t h = l->in_shape[0], w = l->in_shape[1], c = l->in_shape[2];
+    if (q->dir == LIP_RESAMPLE_DOWN)
+        LIP_CHECK(ctx, h % q->p0 == 0 && w % q->p1 == 0, LIP_ERR_SHAPE,
+                  "%s '%s': input %zux%zu is not divisible by the pool %zux%zu", type, l->name, h, w, q->p0, q->p1);
+    else
+        LIP_CHECK(ctx, c % (q->p0 * q->p1) == 0, LIP_ERR_SHAPE,
+                  "%s '%s': %zu channels is not a multiple of the pool area %zux%zu = %zu", type, l->name, c, q->p0,
+                  q->p1, q->p0 * q->p1);
+    size_t in4[4] = {1, h, w, c}, out4[4];
+    LIP_TRY(lip_resample_output_shape(ctx, q->dir, q->p0, q->p1, 4, in4, out4));
+    l->out_ndim = 3;
+    for (int i = 0; i < 3; i++) l->out_shape[i] = out4[i + 1];
+    return LIP_OK;
+}
+
+static lip_status resample_layer_forward(lip_layer *l, const lip_tensor *x, lip_tensor *y, size_t batch) {
+    (void)batch;
+    const resample_layer_priv *q = l->priv;
+    return lip_resample_forward(l->ctx, q->dir, q->p0, q->p1, x, y);
+}
+
+static lip_status resample_layer_backward(lip_layer *l, const lip_tensor *x, const lip_tensor *y,
+                                          const lip_tensor *dy, lip_tensor *dx, size_t batch, int accumulate) {
+    (void)x, (void)y, (void)batch, (void)accumulate; /* a permutation: no parameters, x not needed */
+    const resample_layer_priv *q = l->priv;
+    return dx ? lip_resample_backward(l->ctx, q->dir, q->p0, q->p1, dy, dx) : LIP_OK;
+}
+
+/* A permutation: exactly 1-Lipschitz. */
+static lip_status resample_layer_lipschitz_bound(const lip_layer *l, double *bound, int *per_neuron) {
+    (void)l;
+    *bound = 1.0;
+    *per_neuron = 0;
+    return LIP_OK;
+}
+
+static lip_status resample_layer_get_config(const lip_layer *l, lip_layer_config *cfg) {
+    const resample_layer_priv *q = l->priv;
+    LIP_TRY(lip_layer_config_add(l->ctx, cfg, "pool_h", (double)q->p0));
+    return lip_layer_config_add(l->ctx, cfg, "pool_w", (double)q->p1);
+}
+
+static lip_status resample_layer_vanilla_export(lip_layer *l, lip_layer **out) {
+    return lip_layer_export_copy(l, sizeof(resample_layer_priv), out);
+}
+
+static const lip_layer_vtable down_vtable = {.type = "InvertibleDownSampling",
+                                             .init = resample_layer_init,
+                                             .forward = resample_layer_forward,
+                                             .backward = resample_layer_backward,
+                                             .lipschitz_bound = resample_layer_lipschitz_bound,
+                                             .get_config = resample_layer_get_config,
+                                             .vanilla_export = resample_layer_vanilla_export};
+static const lip_layer_vtable up_vtable = {.type = "InvertibleUpSampling",
+                                           .init = resample_layer_init,
+                                           .forward = resample_layer_forward,
+                                           .backward = resample_layer_backward,
+                                           .lipschitz_bound = resample_layer_lipschitz_bound,
+                                           .get_config = resample_layer_get_config,
+                                           .vanilla_export = resample_layer_vanilla_export};
+
+static lip_status resample_layer_create(lip_context *ctx, const lip_layer_vtable *vt, lip_resample_dir dir,
+                                        size_t p0, size_t p1, const char *name, lip_layer **out) {
+    if (!ctx) return LIP_ERR_NULL;
+    LIP_CHECK(ctx, out, LIP_ERR_NULL, "%s: out is NULL", vt->type);
+    *out = NULL;
+    LIP_CHECK(ctx, p0 >= 1 && p1 >= 1 && p0 <= 0xffff && p1 <= 0xffff, LIP_ERR_INVALID_ARGUMENT,
+              "%s '%s': pool size %zux%zu must be in 1..65535", vt->type, name ? name : "", p0, p1);
+    LIP_TRY(lip_layer_alloc(ctx, vt, name, sizeof(resample_layer_priv), out));
+    resample_layer_priv *q = (*out)->priv;
+    q->dir = dir;
+    q->p0 = p0;
+    q->p1 = p1;
+    return LIP_OK;
+}
+
+lip_status lip_invertible_downsampling_create(lip_context *ctx, size_t pool_h, size_t pool_w, const char *name,
+                                              lip_layer **out) {
+    return resample_layer_create(ctx, &down_vtable, LIP_RESAMPLE_DOWN, pool_h, pool_w, name, out);
+}
+
+lip_status lip_invertible_upsampling_create(lip_context *ctx, size_t pool_h, size_t pool_w, const char *name,
+                                            lip_layer **out) {
+    return resample_layer_create(ctx, &up_vtable, LIP_RESAMPLE_UP, pool_h, pool_w, name, out);
 }
