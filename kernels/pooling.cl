@@ -135,6 +135,29 @@ __kernel void lip_pooling_l2_backward(__global const float *x, const uint x_off,
     }
 }
 
+/* The same gradient from the forward's output y = √a·c_out (so √a = y/c_out), one work-item per
+ * window writing its ph×pw inputs: valid for the scaled kinds, whose windows never overlap (strides =
+ * pool), so each input is written once (inputs in no window are zeroed by the host first). It needs no
+ * window sum and a quarter of the index arithmetic of lip_pooling_l2_backward. */
+__kernel void lip_pooling_l2_backward_y(__global const float *x, const uint x_off, __global const float *y,
+                                        const uint y_off, __global const float *dy, const uint dy_off,
+                                        __global float *dx, const uint dx_off, const int H, const int W, const int C,
+                                        const int OH, const int OW, const int ph, const int pw, const uint count,
+                                        const float area, const float c_out, const float eps) {
+    const uint stride = (uint)get_global_size(0);
+    for (uint o = (uint)get_global_id(0); o < count; o += stride) {
+        int b, oh, ow, c;
+        lip_pool_unflatten(o, OH, OW, C, &b, &oh, &ow, &c);
+        const float d = area * (y[y_off + o] / c_out + eps);
+        const float g = d > 0.0f ? dy[dy_off + o] * c_out / d : 0.0f;
+        for (int i = 0; i < ph; i++)
+            for (int j = 0; j < pw; j++) {
+                const uint e = (uint)(((b * H + oh * ph + i) * W + ow * pw + j) * C + c);
+                dx[dx_off + e] = x[x_off + e] * g;
+            }
+    }
+}
+
 /* Input index (h·W + w) of the first maximum (row-major scan) of the window of output (oh, ow),
  * channel c of image b; −1 if the window holds no input position. */
 inline int lip_pool_argmax(__global const float *x, const int b, const int oh, const int ow, const int c,

@@ -250,7 +250,8 @@ lip_status lip_pool2d_forward(lip_context *ctx, const lip_pool2d_params *p, cons
     return lip_set_error(ctx, LIP_ERR_INTERNAL, "pooling: unhandled kind %d", (int)p->kind);
 }
 
-lip_status lip_pool2d_backward(lip_context *ctx, const lip_pool2d_params *p, const lip_tensor *x,
+lip_status lip_pool2d_backward_y(lip_context *ctx, const lip_pool2d_params *p, const lip_tensor *x,
+                                const lip_tensor *y,
                                const lip_tensor *dy, lip_tensor *dx) {
     if (!ctx) return LIP_ERR_NULL;
     pool_geom g = {0};
@@ -281,6 +282,18 @@ lip_status lip_pool2d_backward(lip_context *ctx, const lip_pool2d_params *p, con
     }
     case LIP_POOL_SCALED_L2: {
         cl_float farea = (cl_float)area, c_out = (cl_float)(sqrt(area) * k);
+        if (y) {
+            LIP_TRY(check_tensor_shape(ctx, op, "y", y, dy->ndim, dy->shape, "the shape of dy"));
+            cl_uint y_off = (cl_uint)y->offset;
+            if (g.oh * g.ph != g.h || g.ow * g.pw != g.w) LIP_TRY(lip_tensor_fill(dx, 0.0)); /* rows in no window */
+            LIP_TRY(lip_kernel_get(ctx, "pooling", "lip_pooling_l2_backward_y", NULL, &kern));
+            return launch1d(ctx, kern, "pooling/scaled_l2_backward", out_count,
+                            LIP_KARGS(LIP_KARG(x->mem), LIP_KARG(x_off), LIP_KARG(y->mem), LIP_KARG(y_off),
+                                      LIP_KARG(dy->mem), LIP_KARG(dy_off), LIP_KARG(dx->mem), LIP_KARG(dx_off),
+                                      LIP_KARG(H), LIP_KARG(W), LIP_KARG(C), LIP_KARG(OH), LIP_KARG(OW), LIP_KARG(ph),
+                                      LIP_KARG(pw), LIP_KARG(out_count), LIP_KARG(farea), LIP_KARG(c_out),
+                                      LIP_KARG(eps)));
+        }
         LIP_TRY(lip_kernel_get(ctx, "pooling", "lip_pooling_l2_backward", NULL, &kern));
         return launch1d(ctx, kern, "pooling/scaled_l2_backward", in_count,
                         LIP_KARGS(LIP_KARG(x->mem), LIP_KARG(x_off), LIP_KARG(dy->mem), LIP_KARG(dy_off),
@@ -312,6 +325,11 @@ lip_status lip_pool2d_backward(lip_context *ctx, const lip_pool2d_params *p, con
     }
     }
     return lip_set_error(ctx, LIP_ERR_INTERNAL, "pooling: unhandled kind %d", (int)p->kind);
+}
+
+lip_status lip_pool2d_backward(lip_context *ctx, const lip_pool2d_params *p, const lip_tensor *x,
+                               const lip_tensor *dy, lip_tensor *dx) {
+    return lip_pool2d_backward_y(ctx, p, x, NULL, dy, dx);
 }
 
 /* ---- layers: ScaledL2NormPooling2D, ScaledAveragePooling2D, MaxPooling2D and the global ones ----- */
@@ -362,7 +380,7 @@ static lip_status pool_layer_backward(lip_layer *l, const lip_tensor *x, const l
                                       lip_tensor *dx, size_t batch, int accumulate) {
     (void)y, (void)batch, (void)accumulate; /* no parameters */
     const pool_layer_priv *q = l->priv;
-    return dx ? lip_pool2d_backward(l->ctx, &q->p, x, dy, dx) : LIP_OK;
+    return dx ? lip_pool2d_backward_y(l->ctx, &q->p, x, y, dy, dx) : LIP_OK;
 }
 
 static lip_status pool_layer_lipschitz_bound(const lip_layer *l, double *bound, int *per_neuron) {

@@ -72,4 +72,9 @@ lip_status lip_pool2d_forward(lip_context *ctx, const lip_pool2d_params *p, cons
 lip_status lip_pool2d_backward(lip_context *ctx, const lip_pool2d_params *p, const lip_tensor *x,
                                const lip_tensor *dy, lip_tensor *dx);
 
+/** lip_pool2d_backward given also the forward's output y (NULL: recomputed): ScaledL2NormPooling2D
+ *  then reads √a from y instead of summing each window again (same gradient up to rounding). */
+lip_status lip_pool2d_backward_y(lip_context *ctx, const lip_pool2d_params *p, const lip_tensor *x,
+                                 const lip_tensor *y, const lip_tensor *dy, lip_tensor *dx);
+
 #endif
