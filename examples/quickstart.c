@@ -5,33 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lipcl/lipcl.h>
-
-#define TRY(call)                                                                                  \
-    do {                                                                                           \
-        lip_status st_ = (call);                                                                   \
-        if (st_ != LIP_OK) {                                                                       \
-            fprintf(stderr, "quickstart: %s failed: %s (%s)\n", #call, lip_context_last_error(ctx), \
-                    lip_status_name(st_));                                                         \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
-static lip_context *ctx;
-
-/* lipcl never prints: its warnings (and, with LIPCL_PROFILE=1, the kernel profile) come here. */
-static void log_to_stderr(lip_log_level level, const char *text, void *user) {
-    (void)user;
-    if (level >= LIP_LOG_WARN || getenv("LIPCL_PROFILE")) fprintf(stderr, "lipcl: %s\n", text);
-}
+#define EXAMPLE_NAME "quickstart"
+#include "example.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: quickstart [--data DIR] [--epochs N (15)] [--batch N (256)] [--limit N] [--seed S]\n"
-               "                  [--device D]\n"
+               "                  [--device D] [--out PREFIX (quickstart)]\n"
                "Trains deel-lip's README model on the IDX files of DIR (default: Fashion-MNIST from Debian,\n"
                "/usr/share/datasets/fashion-mnist) with pixels scaled to [0, 1], then prints the test accuracy\n"
                "and the certified accuracy at L2 radii 0.1, 0.3 and 0.5. --limit N trains on the first N\n"
-               "training images only (a quick run).\n");
+               "training images only (a quick run). Writes the model to PREFIX.lipcl and the per-epoch history\n"
+               "to PREFIX_history.csv.\n");
 }
 
 /* Load SPLIT of dir, pixels to [0, 1], one-hot targets (1/0), optionally the first `limit` samples. */
@@ -52,45 +36,45 @@ static lip_dataset *load(const char *dir, const char *split, size_t limit) {
     return ds;
 }
 
-static void add(lip_model *m, lip_status st, lip_layer **l) { /* l is read after the create call ran */
-    if (st != LIP_OK) {
-        fprintf(stderr, "quickstart: layer: %s\n", lip_context_last_error(ctx));
-        exit(1);
-    }
-    TRY(lip_model_add(m, *l));
-}
-
 /* SpectralConv2D(16, 3x3) → ScaledL2NormPooling2D(2) → SpectralConv2D(32, 3x3) → ScaledL2NormPooling2D(2)
  * → Flatten → SpectralDense(100) → SpectralDense(10); GroupSort2 activations, no bias, orthogonal init. */
 static lip_model *readme_model(void) {
     lip_model *m = NULL;
     lip_layer *l = NULL;
+    lip_status st;
     TRY(lip_model_create(ctx, "quickstart", &m));
     size_t filters[2] = {16, 32};
     for (int i = 0; i < 2; i++) {
         lip_conv2d_config cc = lip_conv2d_config_default(filters[i], 3, 3);
         cc.use_bias = 0;
         cc.kernel_init = LIP_INIT_ORTHOGONAL;
-        add(m, lip_spectral_conv2d_create(ctx, &cc, i ? "conv2" : "conv1", &l), &l);
-        add(m, lip_groupsort2_create(ctx, 1.0f, NULL, &l), &l);
+        st = lip_spectral_conv2d_create(ctx, &cc, i ? "conv2" : "conv1", &l);
+        add(m, st, l);
+        st = lip_groupsort2_create(ctx, 1.0f, NULL, &l);
+        add(m, st, l);
         lip_pool2d_config pc = lip_pool2d_config_default();
-        add(m, lip_scaled_l2norm_pooling2d_create(ctx, &pc, NULL, &l), &l);
+        st = lip_scaled_l2norm_pooling2d_create(ctx, &pc, NULL, &l);
+        add(m, st, l);
     }
-    add(m, lip_flatten_create(ctx, "flatten", &l), &l);
+    st = lip_flatten_create(ctx, "flatten", &l);
+    add(m, st, l);
     lip_dense_config dc = lip_dense_config_default(100);
     dc.use_bias = 0;
     dc.kernel_init = LIP_INIT_ORTHOGONAL;
-    add(m, lip_spectral_dense_create(ctx, &dc, "dense1", &l), &l);
-    add(m, lip_groupsort2_create(ctx, 1.0f, NULL, &l), &l);
+    st = lip_spectral_dense_create(ctx, &dc, "dense1", &l);
+    add(m, st, l);
+    st = lip_groupsort2_create(ctx, 1.0f, NULL, &l);
+    add(m, st, l);
     dc.units = 10;
-    add(m, lip_spectral_dense_create(ctx, &dc, "logits", &l), &l);
+    st = lip_spectral_dense_create(ctx, &dc, "logits", &l);
+    add(m, st, l);
     size_t in[3] = {28, 28, 1};
     TRY(lip_model_build(m, 3, in));
     return m;
 }
 
 int main(int argc, char **argv) {
-    const char *dir = "/usr/share/datasets/fashion-mnist", *device = NULL;
+    const char *dir = "/usr/share/datasets/fashion-mnist", *device = NULL, *out = "quickstart";
     size_t epochs = 15, batch = 256, limit = 0;
     unsigned long long seed = 0;
     for (int i = 1; i < argc; i++) {
@@ -104,6 +88,7 @@ int main(int argc, char **argv) {
         else if (v && !strcmp(a, "--limit")) limit = strtoul(v, NULL, 10), i++;
         else if (v && !strcmp(a, "--seed")) seed = strtoull(v, NULL, 10), i++;
         else if (v && !strcmp(a, "--device")) device = v, i++;
+        else if (v && !strcmp(a, "--out")) out = v, i++;
         else {
             fprintf(stderr, "quickstart: bad argument '%s'\n", a);
             usage(stderr);
@@ -116,7 +101,7 @@ int main(int argc, char **argv) {
     }
     lip_context_config cfg = lip_context_config_default();
     cfg.device = device;
-    cfg.log = log_to_stderr;
+    cfg.log = example_log;
     if (lip_context_create(&ctx, &cfg) != LIP_OK) {
         fprintf(stderr, "quickstart: no OpenCL device: %s\n", ctx ? lip_context_last_error(ctx) : "");
         return 1;
@@ -184,6 +169,14 @@ int main(int argc, char **argv) {
     for (int e = 0; e < 3; e++)
         printf("certified accuracy at eps=%.1f: %.4f\n", eps[e], (double)certified[e] / (double)n);
     free(pred);
+
+    char path[1024];
+    snprintf(path, sizeof path, "%s.lipcl", out);
+    TRY(lip_model_save(model, path, LIP_SAVE_WEIGHTS));
+    printf("model saved to %s", path);
+    snprintf(path, sizeof path, "%s_history.csv", out);
+    TRY(lip_model_history_save_csv(model, path));
+    printf(", history to %s\n", path);
     lip_model_free(model);
     lip_dataset_free(train);
     lip_dataset_free(test);

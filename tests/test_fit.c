@@ -167,6 +167,35 @@ static void test_determinism(void) {
     CHECK(memcmp(w[0], w[1], n[0] * sizeof(float)) == 0);
     CHECK(memcmp(w[0], w[2], n[0] * sizeof(float)) != 0);
     for (int i = 0; i < 3; i++) free(w[i]);
+
+    /* Interrupted after epoch 1 and resumed with initial_epoch 1: the same weights as 2 epochs at once. */
+    uint64_t state[4] = {11, 12, 13, 14};
+    CHECK_OK(lip_random_set_state(ctx, state));
+    lip_model *m = moons_model(0);
+    lip_fit_config fc = lip_fit_config_default();
+    fc.batch_size = 32;
+    fc.epochs = 1;
+    fc.seed = 5;
+    CHECK_OK(lip_model_fit(m, train, &fc));
+    fc.epochs = 2;
+    fc.initial_epoch = 1;
+    CHECK_OK(lip_model_fit(m, train, &fc));
+    size_t nr = 0;
+    float *resumed = weights(m, &nr);
+    lip_model_free(m);
+    CHECK_OK(lip_random_set_state(ctx, state));
+    m = moons_model(0);
+    fc.initial_epoch = 0;
+    CHECK_OK(lip_model_fit(m, train, &fc));
+    size_t nu = 0;
+    float *straight = weights(m, &nu);
+    CHECK(nr == nu && memcmp(resumed, straight, nr * sizeof(float)) == 0);
+    fc.initial_epoch = 2;
+    CHECK_STATUS(lip_model_fit(m, train, &fc), LIP_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE(ctx, "initial_epoch 2 must be below epochs 2");
+    free(resumed);
+    free(straight);
+    lip_model_free(m);
     lip_dataset_free(train);
 }
 

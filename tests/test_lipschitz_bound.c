@@ -51,6 +51,22 @@ static void test_layer_values(void) {
     CHECK_NEAR(layer_bound(l, 3, img, &pn), k, 0);
     lip_layer_free(l);
 
+    /* DEEL_LIP coefficient (stride 1, SAME): deel-lip's average factor over the strict one, ≥ k. For the
+     * 3x2 kernel on 6x9: c_deel = √(h·w / ((kh·h − a(a+1))·(kw·w − b(b+1)))), a = 1, b = 1/2 (real
+     * division, as deel-lip); c_strict = 1/√6. */
+    cc.coef_mode = LIP_CONV_COEF_DEEL_LIP;
+    CHECK_OK(lip_spectral_conv2d_create(ctx, &cc, "sc_deel", &l));
+    double c_deel = sqrt(6.0 * 9.0 / ((3.0 * 6 - 2) * (2.0 * 9 - 0.75)));
+    CHECK_NEAR(layer_bound(l, 3, img, &pn), k * c_deel * sqrt(6.0), 1e-6 * k);
+    lip_layer_free(l);
+    CHECK_OK(lip_spectral_conv2d_transpose_create(ctx, &cc, "sct_deel", &l));
+    CHECK_OK(lip_layer_build(l, 3, img));
+    double nb = 0;
+    CHECK_STATUS(lip_layer_lipschitz_bound(l, &nb, NULL), LIP_ERR_UNSUPPORTED);
+    CHECK_MESSAGE(ctx, "sct_deel");
+    lip_layer_free(l);
+    cc.coef_mode = LIP_CONV_COEF_STRICT;
+
     lip_pool2d_config pc = lip_pool2d_config_default();
     pc.pool_h = 3, pc.pool_w = 2, pc.stride_h = 3, pc.stride_w = 2, pc.k_coef_lip = k;
     CHECK_OK(lip_scaled_l2norm_pooling2d_create(ctx, &pc, "l2p", &l));

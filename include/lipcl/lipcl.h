@@ -16,5 +16,6 @@
 #include "lipcl/losses.h"
 #include "lipcl/metrics.h"
 #include "lipcl/model.h"
+#include "lipcl/io.h"
 
 #endif

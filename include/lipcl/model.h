@@ -66,6 +66,19 @@ LIP_API lip_status lip_model_reparametrize(lip_model *model);
  *  its own. Such a layer anywhere else, or an unconstrained layer, gives LIP_ERR_UNSUPPORTED. */
 LIP_API lip_status lip_model_lipschitz_bound(const lip_model *model, double *bound, int *disjoint_head);
 
+/** deel-lip vanilla_export: a new, independent, built model of plain layers computing the same function
+ *  with the current effective weights: SpectralDense/FrobeniusDense → Dense (kernel ← W̄, bias copied),
+ *  SpectralConv2D/FrobeniusConv2D → Conv2D (same geometry and pad mode; W̄ includes c_conv and k),
+ *  SpectralConv2DTranspose → Conv2DTranspose; pooling, resampling, reshaping and activation layers are
+ *  copied as they are (their k stays in their options), Dense/Conv2D copied. Layer names are kept.
+ *  Outputs agree with the model's to float rounding. */
+LIP_API lip_status lip_model_vanilla_export(lip_model *model, lip_model **out);
+/** deel-lip condense: bring the effective weights up to date with the raw parameters. lipcl keeps W̄
+ *  current at build, after every optimizer step and after load, so this (= lip_model_reparametrize) is
+ *  only needed after editing parameters by hand; unlike deel-lip it does not overwrite the raw kernel
+ *  with W̄ (that would disturb momentum optimizers, as deel-lip's docstring warns). */
+LIP_API lip_status lip_model_condense(lip_model *model);
+
 /** Number of nodes (layers and sums) and the layer of node i (NULL for a sum node). */
 LIP_API size_t lip_model_node_count(const lip_model *model);
 LIP_API lip_layer *lip_model_layer(const lip_model *model, size_t node);
@@ -121,7 +134,9 @@ typedef struct lip_callback {
 
 typedef struct lip_fit_config {
     size_t batch_size;             /* ≥ 1 (32, Keras' default) */
-    size_t epochs;                 /* ≥ 1 (1) */
+    size_t epochs;                 /* ≥ 1 (1): the index the last epoch ends at (Keras) */
+    size_t initial_epoch;          /* epoch to start from (0): a resumed run passes the epochs done, so
+                                      its shuffles continue the interrupted run's (Keras' initial_epoch) */
     int shuffle;                   /* 1: a new permutation each epoch, drawn from (seed, epoch) */
     uint64_t seed;                 /* shuffling seed (0) */
     const lip_dataset *validation; /* evaluated after each epoch (val_ columns), or NULL */

@@ -190,16 +190,7 @@ static lip_status dense_vanilla_export(lip_layer *l, lip_layer **out) {
     c.kernel_init = c.bias_init = LIP_INIT_ZEROS; /* overwritten below; zeros draws no random numbers */
     lip_layer *d = NULL;
     LIP_TRY(lip_dense_create(l->ctx, &c, l->name, &d));
-    lip_status st = lip_layer_build(d, l->in_ndim, l->in_shape);
-    const dense_priv *q = d->priv;
-    if (st == LIP_OK) st = lip_tensor_copy(d->params[q->kernel].value, effective_kernel(l));
-    if (st == LIP_OK && c.use_bias) st = lip_tensor_copy(d->params[q->bias].value, l->params[p->bias].value);
-    if (st != LIP_OK) {
-        lip_layer_free(d);
-        return st;
-    }
-    *out = d;
-    return LIP_OK;
+    return lip_layer_export_weights(l, d, effective_kernel(l), c.use_bias ? l->params[p->bias].value : NULL, out);
 }
 
 static const lip_layer_vtable dense_vtable = {

@@ -307,3 +307,26 @@ lip_status lip_layer_lipschitz_bound(const lip_layer *layer, double *bound, int 
     if (per_neuron) *per_neuron = pn;
     return LIP_OK;
 }
+
+/* The index of parameter `name` of l, or l->param_count when it has none. */
+static size_t param_index(const lip_layer *l, const char *name) {
+    size_t i = 0;
+    while (i < l->param_count && strcmp(l->params[i].name, name)) i++;
+    return i;
+}
+
+lip_status lip_layer_export_weights(lip_layer *src, lip_layer *plain, const lip_tensor *w_bar, const lip_tensor *bias,
+                                    lip_layer **out) {
+    lip_status st = lip_layer_build(plain, src->in_ndim, src->in_shape);
+    size_t k = param_index(plain, "kernel"), b = param_index(plain, "bias");
+    if (st == LIP_OK && k == plain->param_count)
+        st = lip_set_error(src->ctx, LIP_ERR_INTERNAL, "%s '%s': export target has no kernel", src->vt->type, src->name);
+    if (st == LIP_OK) st = lip_tensor_copy(plain->params[k].value, w_bar);
+    if (st == LIP_OK && bias && b < plain->param_count) st = lip_tensor_copy(plain->params[b].value, bias);
+    if (st != LIP_OK) {
+        lip_layer_free(plain);
+        return st;
+    }
+    *out = plain;
+    return LIP_OK;
+}

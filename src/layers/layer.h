@@ -87,10 +87,16 @@ lip_status lip_layer_config_get(lip_context *ctx, const lip_layer_config *config
 lip_status lip_layer_from_config(lip_context *ctx, const char *type, const char *name, const lip_layer_config *config,
                                  lip_layer **out);
 
-/** Vanilla export of a family whose private struct holds only plain values (or tensors its init
- *  recreates): a new layer of the same family with a copy of `priv_size` bytes of priv, built for
+/** Vanilla export of a family whose private struct holds only plain values (no pointers: a family
+ *  owning tensors in priv exports through its create function instead): a new layer of the same family with a copy of `priv_size` bytes of priv, built for
  *  src's input shape, every parameter value copied. */
 lip_status lip_layer_export_copy(lip_layer *src, size_t priv_size, lip_layer **out);
+
+/** Finish the vanilla export of a weight layer: build the freshly created plain layer `plain` for src's
+ *  input shape and copy the effective kernel `w_bar` into its parameter "kernel" and `bias` (NULL: none)
+ *  into "bias". *out = plain on success; plain is freed on failure. */
+lip_status lip_layer_export_weights(lip_layer *src, lip_layer *plain, const lip_tensor *w_bar, const lip_tensor *bias,
+                                    lip_layer **out);
 
 /** Write or accumulate `src` into `dst` (same size): dst = src, or dst += src. */
 lip_status lip_accumulate(lip_context *ctx, lip_tensor *dst, const lip_tensor *src, int accumulate);

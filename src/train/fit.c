@@ -369,6 +369,9 @@ lip_status lip_model_fit(lip_model *m, const lip_dataset *data, const lip_fit_co
     LIP_CHECK(ctx, config->batch_size >= 1 && config->epochs >= 1, LIP_ERR_INVALID_ARGUMENT,
               "model '%s': fit needs batch_size >= 1 and epochs >= 1 (got %zu, %zu)", m->name, config->batch_size,
               config->epochs);
+    LIP_CHECK(ctx, config->initial_epoch < config->epochs, LIP_ERR_INVALID_ARGUMENT,
+              "model '%s': initial_epoch %zu must be below epochs %zu", m->name, config->initial_epoch,
+              config->epochs);
     LIP_CHECK(ctx, m->train.optimizer, LIP_ERR_INVALID_ARGUMENT, "model '%s': compiled without an optimizer",
               m->name);
     LIP_CHECK(ctx, !config->n_callbacks || config->callbacks, LIP_ERR_NULL, "model '%s': callbacks is NULL",
@@ -382,8 +385,9 @@ lip_status lip_model_fit(lip_model *m, const lip_dataset *data, const lip_fit_co
     lip_batcher *bt = NULL;
     lip_status st = lip_batcher_create(data, config->batch_size, config->shuffle, config->seed, &bt);
     size_t batches = bt ? lip_batcher_batches_per_epoch(bt) : 0;
+    if (st == LIP_OK && config->initial_epoch) st = lip_batcher_seek(bt, config->initial_epoch, 0);
     int stop = 0;
-    for (size_t epoch = 0; st == LIP_OK && epoch < config->epochs && !stop; epoch++) {
+    for (size_t epoch = config->initial_epoch; st == LIP_OK && epoch < config->epochs && !stop; epoch++) {
         double t0 = now_seconds(), loss_sum = 0;
         size_t seen = 0;
         for (size_t i = 0; i < t->n_metrics && st == LIP_OK; i++) st = lip_metric_reset(t->metrics[i]);

@@ -48,3 +48,40 @@ lip_status lip_model_lipschitz_bound(const lip_model *m, double *bound, int *dis
     free(b);
     return st;
 }
+
+lip_status lip_model_vanilla_export(lip_model *m, lip_model **out) {
+    if (!m) return LIP_ERR_NULL;
+    lip_context *ctx = m->ctx;
+    LIP_CHECK(ctx, out, LIP_ERR_NULL, "lip_model_vanilla_export: out is NULL");
+    *out = NULL;
+    LIP_CHECK(ctx, m->built, LIP_ERR_INVALID_ARGUMENT, "lip_model_vanilla_export: model '%s' is not built", m->name);
+    for (size_t i = 0; i < m->node_count; i++) {
+        const lip_layer *l = m->nodes[i].layer;
+        LIP_CHECK(ctx, !l || l->vt->vanilla_export, LIP_ERR_UNSUPPORTED,
+                  "lip_model_vanilla_export: %s '%s' (node %zu) has no plain equivalent", l ? l->vt->type : "",
+                  l ? l->name : "", i);
+    }
+    lip_model *v = NULL;
+    LIP_TRY(lip_model_create(ctx, m->name, &v));
+    lip_status st = LIP_OK;
+    for (size_t i = 0; st == LIP_OK && i < m->node_count; i++) {
+        const model_node *n = &m->nodes[i];
+        if (!n->layer) {
+            st = lip_model_add_sum(v, n->in_a, n->in_b, NULL);
+            continue;
+        }
+        lip_layer *l = NULL;
+        st = n->layer->vt->vanilla_export(n->layer, &l);
+        if (st == LIP_OK) st = lip_model_add_node(v, l, n->in_a, NULL);
+    }
+    /* The layers are built already: this only checks the shapes and lays out the graph. */
+    if (st == LIP_OK) st = lip_model_build(v, m->in_ndim, m->in_shape);
+    if (st != LIP_OK) {
+        lip_model_free(v);
+        return st;
+    }
+    *out = v;
+    return LIP_OK;
+}
+
+lip_status lip_model_condense(lip_model *m) { return lip_model_reparametrize(m); }

@@ -304,7 +304,8 @@ int lipcl_plot_heatmap(const char *png_path, size_t w, size_t h, const float *va
                 if (level_step > 0) {
                     double l0 = floor(v / level_step);
                     if (l0 != floor(vr / level_step) || l0 != floor(vd / level_step))
-                        col[0] = col[0] * 3 / 5, col[1] = col[1] * 3 / 5, col[2] = col[2] * 3 / 5;
+                        col[0] = (unsigned char)(col[0] * 3 / 4), col[1] = (unsigned char)(col[1] * 3 / 4),
+                        col[2] = (unsigned char)(col[2] * 3 / 4);
                 }
                 if ((v > 0) != (vr > 0) || (v > 0) != (vd > 0)) col[0] = col[1] = col[2] = 0;
             }
