@@ -17,5 +17,6 @@
 #include "lipcl/metrics.h"
 #include "lipcl/model.h"
 #include "lipcl/io.h"
+#include "lipcl/analysis.h"
 
 #endif

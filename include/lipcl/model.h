@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "lipcl/constraints.h"
 #include "lipcl/data.h"
 #include "lipcl/layers.h"
 #include "lipcl/losses.h"
@@ -79,6 +80,16 @@ LIP_API lip_status lip_model_vanilla_export(lip_model *model, lip_model **out);
  *  with W̄ (that would disturb momentum optimizers, as deel-lip's docstring warns). */
 LIP_API lip_status lip_model_condense(lip_model *model);
 
+/** deel-lip Sequential(k_coef_lip=K) (after build): every Lipschitz layer (deel-lip's LipschitzLayer
+ *  children: Spectral/Frobenius Dense and Conv2D, SpectralConv2DTranspose, the scaled poolings,
+ *  GroupSort (2, Full), MaxMin, Householder — not ReLU, PReLUlip, MaxPooling2D, Dense, Conv2D,
+ *  resampling or reshaping) gets k = K^(1/n), n = their number, replacing its own k; then the model
+ *  reparametrizes. For a chain of such layers lip_model_lipschitz_bound is then K, and a positively
+ *  homogeneous chain without bias computes K·f_1. The new k is part of each layer's configuration,
+ *  so a saved model keeps it. K finite and > 0; refused for a model with a sum node (a residual
+ *  bound is a sum, not a product) and, for K ≠ 1, for a model without Lipschitz layers. */
+LIP_API lip_status lip_model_set_k_coef_lip(lip_model *model, double k_coef_lip);
+
 /** Number of nodes (layers and sums) and the layer of node i (NULL for a sum node). */
 LIP_API size_t lip_model_node_count(const lip_model *model);
 LIP_API lip_layer *lip_model_layer(const lip_model *model, size_t node);
@@ -106,6 +117,25 @@ LIP_API const char *lip_model_name(const lip_model *model);
  */
 LIP_API lip_status lip_model_compile(lip_model *model, lip_loss *loss, lip_optimizer *optimizer, size_t n_metrics,
                                      lip_metric *const *metrics);
+
+/**
+ * Keras' kernel_constraint on any layer's parameter (usually a plain Dense/Conv2D "kernel"): `constraint`
+ * projects parameter `param` of node `node` in place after each optimizer step of fit, before the
+ * reparametrization. The model takes ownership (also on failure); a second call for the same
+ * parameter replaces (and frees) the first; NULL removes it. Not saved with the model (attach it again
+ * after lip_model_load). Works before or after compile; needs a built model.
+ */
+LIP_API lip_status lip_model_set_constraint(lip_model *model, size_t node, const char *param,
+                                            lip_constraint *constraint);
+/**
+ * Keras' kernel_regularizer: each batch of fit adds λ·R(parameter) to the loss value (on the device,
+ * before the batch's one read) and λ·∇R to the parameter's gradient before the optimizer step;
+ * evaluate (and fit's validation) adds λ·R to each batch's loss, as Keras reports regularization
+ * losses in both. With a SUM-reduced loss λ·R is added to each batch's sum. The parameter must be
+ * trainable. Ownership, replacement and saving as lip_model_set_constraint.
+ */
+LIP_API lip_status lip_model_add_regularizer(lip_model *model, size_t node, const char *param,
+                                             lip_regularizer *regularizer);
 
 /** What fit reports after each batch and epoch (for progress bars; see lip_progress_print). */
 typedef struct lip_fit_progress {
@@ -201,6 +231,34 @@ typedef struct lip_loss_param_scheduler {
     size_t n;
 } lip_loss_param_scheduler;
 LIP_API lip_callback lip_callback_loss_param_scheduler(lip_loss_param_scheduler *state);
+
+/* Stock callbacks of src/train/callbacks.c; the singular value monitor is in lipcl/analysis.h. */
+
+/** deel-lip CondenseCallback: lip_model_condense after every epoch. Only for parity with deel-lip:
+ *  lipcl's effective weights are always current (recomputed after every optimizer step), so this
+ *  changes nothing in the model's function; it costs one reparametrization per epoch. */
+LIP_API lip_callback lip_callback_condense(void);
+
+/**
+ * Keras ModelCheckpoint: lip_model_save(model, path, flags) at the end of an epoch. `path` may hold
+ * "{epoch}", replaced by the 1-based epoch number (Keras' convention: epoch index + 1). With monitor
+ * NULL every epoch is saved; otherwise only when history column `monitor` improved on the best value
+ * so far by more than min_delta (mode as lip_early_stopping: +1 higher is better, -1 lower, 0 from the
+ * name). flags: LIP_SAVE_WEIGHTS or LIP_SAVE_TRAINING_STATE (lipcl/io.h). The struct must outlive fit.
+ */
+typedef struct lip_model_checkpoint {
+    const char *path;
+    const char *monitor; /* NULL: save every epoch */
+    double min_delta;
+    int mode;
+    unsigned flags;
+    /* state */
+    double best;
+    int started;
+    size_t saved;          /* files written by this callback */
+    size_t last_epoch;     /* 1-based epoch of the last save (0: none) */
+} lip_model_checkpoint;
+LIP_API lip_callback lip_callback_model_checkpoint(lip_model_checkpoint *state);
 
 #ifdef __cplusplus
 }

@@ -548,21 +548,28 @@ static lip_status act_get_config(const lip_layer *l, lip_layer_config *cfg) {
     return lip_layer_config_add(l->ctx, cfg, "k_coef_lip", p->k);
 }
 
+/* Sequential(k_coef_lip): GroupSort and MaxMin read k at every forward. */
+static lip_status act_set_k(lip_layer *l, float k) {
+    ((act_priv *)l->priv)->k = k;
+    return LIP_OK;
+}
+
 static lip_status act_vanilla_export(lip_layer *l, lip_layer **out) {
     return lip_layer_export_copy(l, sizeof(act_priv), out);
 }
 
-#define ACT_VTABLE(var, name)                                                                                     \
+#define ACT_VTABLE(var, name, set_k)                                                                              \
     static const lip_layer_vtable var = {.type = name,                                                            \
                                          .init = act_init,                                                        \
                                          .forward = act_forward,                                                  \
                                          .backward = act_backward,                                                \
                                          .lipschitz_bound = act_lipschitz_bound,                                  \
                                          .get_config = act_get_config,                                            \
-                                         .vanilla_export = act_vanilla_export}
-ACT_VTABLE(groupsort_vtable, "GroupSort");
-ACT_VTABLE(maxmin_vtable, "MaxMin");
-ACT_VTABLE(relu_vtable, "ReLU");
+                                         .vanilla_export = act_vanilla_export,                                    \
+                                         .set_k_coef_lip = set_k}
+ACT_VTABLE(groupsort_vtable, "GroupSort", act_set_k);
+ACT_VTABLE(maxmin_vtable, "MaxMin", act_set_k);
+ACT_VTABLE(relu_vtable, "ReLU", NULL); /* a Keras layer in deel-lip, not a LipschitzLayer */
 #undef ACT_VTABLE
 
 static lip_status act_create(lip_context *ctx, const lip_layer_vtable *vt, act_kind kind, size_t n, float k,
@@ -717,6 +724,18 @@ static lip_status param_act_vanilla_export(lip_layer *l, lip_layer **out) {
     return LIP_OK;
 }
 
+/* Sequential(k_coef_lip) reaches Householder (a LipschitzLayer in deel-lip, which then ignores k; lipcl
+ * honours it). The scratch for an accumulated dθ exists only when k ≠ 1: create it when k leaves 1. */
+static lip_status householder_set_k(lip_layer *l, float k) {
+    param_act_priv *p = l->priv;
+    if (l->built && k != 1.0f && !p->scratch) {
+        size_t half = l->in_shape[l->in_ndim - 1] / 2;
+        LIP_TRY(lip_tensor_create(l->ctx, LIP_FLOAT32, 1, &half, &p->scratch));
+    }
+    p->k = k;
+    return LIP_OK;
+}
+
 static const lip_layer_vtable householder_vtable = {.type = "Householder",
                                                     .init = householder_layer_init,
                                                     .forward = householder_layer_forward,
@@ -724,7 +743,8 @@ static const lip_layer_vtable householder_vtable = {.type = "Householder",
                                                     .destroy = householder_layer_destroy,
                                                     .lipschitz_bound = householder_layer_lipschitz_bound,
                                                     .get_config = param_act_get_config,
-                                                    .vanilla_export = param_act_vanilla_export};
+                                                    .vanilla_export = param_act_vanilla_export,
+                                                    .set_k_coef_lip = householder_set_k};
 static const lip_layer_vtable prelu_lip_vtable = {.type = "PReLUlip",
                                                   .init = prelu_layer_init,
                                                   .reparam_forward = prelu_layer_reparam,

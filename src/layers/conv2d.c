@@ -341,6 +341,14 @@ static lip_status conv_vanilla_export(lip_layer *l, lip_layer **out) {
     return lip_layer_export_weights(l, d, effective_kernel(l), c.use_bias ? l->params[p->bias].value : NULL, out);
 }
 
+/* Sequential(k_coef_lip): the RKO object carries its own copy of k·c_conv once built. */
+static lip_status conv_set_k(lip_layer *l, float k) {
+    conv_priv *p = l->priv;
+    p->config.k_coef_lip = k;
+    if (l->built && is_spectral(p->kind)) p->rko.coef = (float)((double)k * p->coef);
+    return LIP_OK;
+}
+
 static const lip_layer_vtable conv_vtable = {
     .type = "Conv2D",
     .init = conv_init,
@@ -361,6 +369,7 @@ static const lip_layer_vtable spectral_conv_vtable = {
     .lipschitz_bound = conv_lipschitz_bound,
     .get_config = conv_get_config,
     .vanilla_export = conv_vanilla_export,
+    .set_k_coef_lip = conv_set_k,
 };
 
 static const lip_layer_vtable frobenius_conv_vtable = {
@@ -373,6 +382,7 @@ static const lip_layer_vtable frobenius_conv_vtable = {
     .lipschitz_bound = conv_lipschitz_bound,
     .get_config = conv_get_config,
     .vanilla_export = conv_vanilla_export,
+    .set_k_coef_lip = conv_set_k,
 };
 
 static const lip_layer_vtable conv_transpose_vtable = {
@@ -395,6 +405,7 @@ static const lip_layer_vtable spectral_conv_transpose_vtable = {
     .lipschitz_bound = conv_lipschitz_bound,
     .get_config = conv_get_config,
     .vanilla_export = conv_vanilla_export,
+    .set_k_coef_lip = conv_set_k,
 };
 
 static lip_status check_config(lip_context *ctx, const char *type, const lip_conv2d_config *c, const char *name,
@@ -506,5 +517,15 @@ lip_status lip_conv2d_internals_get(lip_layer *layer, lip_conv2d_internals *out)
         out->spectral_state = p->rko.pi_state;
         out->bjorck_state = p->rko.bj_state;
     }
+    return LIP_OK;
+}
+
+lip_status lip_conv2d_geometry_get(lip_layer *layer, lip_conv2d_geom *geom, int *transposed) {
+    if (!layer || !geom || !transposed) return LIP_ERR_NULL;
+    lip_conv2d_internals in;
+    LIP_TRY(lip_conv2d_internals_get(layer, &in)); /* checks the family and that it is built */
+    const conv_priv *p = layer->priv;
+    *geom = p->geom;
+    *transposed = is_transposed(p->kind);
     return LIP_OK;
 }

@@ -21,4 +21,10 @@ typedef struct lip_conv2d_internals {
  *  or an unbuilt layer. The tensors are borrowed. */
 lip_status lip_conv2d_internals_get(lip_layer *layer, lip_conv2d_internals *out);
 
+struct lip_conv2d_geom; /* tensor/conv2d.h */
+/** The build-time conv geometry of a built conv-family layer (batch 1): the layer's own conv, or for
+ *  the transposed kinds (*transposed = 1) the conv A whose adjoint the layer computes (A's input is the
+ *  layer's output). The layer's linear operator (bias excluded) is A, or Aᵀ when transposed. */
+lip_status lip_conv2d_geometry_get(lip_layer *layer, struct lip_conv2d_geom *geom, int *transposed);
+
 #endif

@@ -193,6 +193,14 @@ static lip_status dense_vanilla_export(lip_layer *l, lip_layer **out) {
     return lip_layer_export_weights(l, d, effective_kernel(l), c.use_bias ? l->params[p->bias].value : NULL, out);
 }
 
+/* Sequential(k_coef_lip): the RKO object carries its own copy of k once built. */
+static lip_status lipschitz_set_k(lip_layer *l, float k) {
+    dense_priv *p = l->priv;
+    p->config.k_coef_lip = k;
+    if (l->built && p->kind == KIND_SPECTRAL) p->rko.coef = k;
+    return LIP_OK;
+}
+
 static const lip_layer_vtable dense_vtable = {
     .type = "Dense",
     .init = dense_init,
@@ -213,6 +221,7 @@ static const lip_layer_vtable spectral_dense_vtable = {
     .lipschitz_bound = dense_lipschitz_bound,
     .get_config = dense_get_config,
     .vanilla_export = dense_vanilla_export,
+    .set_k_coef_lip = lipschitz_set_k,
 };
 
 static const lip_layer_vtable frobenius_dense_vtable = {
@@ -225,6 +234,7 @@ static const lip_layer_vtable frobenius_dense_vtable = {
     .lipschitz_bound = dense_lipschitz_bound,
     .get_config = dense_get_config,
     .vanilla_export = dense_vanilla_export,
+    .set_k_coef_lip = lipschitz_set_k,
 };
 
 static lip_status check_config(lip_context *ctx, const char *type, const lip_dense_config *c, const char *name,

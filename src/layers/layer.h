@@ -53,6 +53,10 @@ typedef struct lip_layer_vtable {
     /** (optional; NULL = not exportable) A new plain layer computing the same function with the
      *  effective weights copied in (built for the same input shape): SpectralDense → Dense, ... */
     lip_status (*vanilla_export)(lip_layer *layer, lip_layer **out);
+    /** (optional; NULL = not a deel-lip LipschitzLayer) Replace the layer's k_coef_lip by `k` (finite,
+     *  > 0, checked by the caller), built or not, as deel-lip's set_klip_factor; the caller
+     *  reparametrizes afterwards. The new k is what get_config reports, so it is saved. */
+    lip_status (*set_k_coef_lip)(lip_layer *layer, float k);
 } lip_layer_vtable;
 
 struct lip_layer {

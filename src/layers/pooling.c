@@ -401,24 +401,31 @@ static lip_status pool_layer_get_config(const lip_layer *l, lip_layer_config *cf
     return lip_layer_config_add(ctx, cfg, "eps_grad_sqrt", p->eps_grad_sqrt);
 }
 
+/* Sequential(k_coef_lip): the scaled pools read k at every forward. */
+static lip_status pool_layer_set_k(lip_layer *l, float k) {
+    ((pool_layer_priv *)l->priv)->p.k_coef_lip = k;
+    return LIP_OK;
+}
+
 /* Pools have no weights: the export is a fresh copy (deel-lip keeps its scaled pools as they are). */
 static lip_status pool_layer_vanilla_export(lip_layer *l, lip_layer **out) {
     return lip_layer_export_copy(l, sizeof(pool_layer_priv), out);
 }
 
-#define POOL_VTABLE(var, kind)                                                                                    \
+#define POOL_VTABLE(var, kind, set_k)                                                                             \
     static const lip_layer_vtable var = {.type = kind,                                                            \
                                          .init = pool_layer_init,                                                 \
                                          .forward = pool_layer_forward,                                           \
                                          .backward = pool_layer_backward,                                         \
                                          .lipschitz_bound = pool_layer_lipschitz_bound,                           \
                                          .get_config = pool_layer_get_config,                                     \
-                                         .vanilla_export = pool_layer_vanilla_export}
-POOL_VTABLE(scaled_l2_vtable, "ScaledL2NormPooling2D");
-POOL_VTABLE(scaled_avg_vtable, "ScaledAveragePooling2D");
-POOL_VTABLE(max_vtable, "MaxPooling2D");
-POOL_VTABLE(scaled_global_l2_vtable, "ScaledGlobalL2NormPooling2D");
-POOL_VTABLE(scaled_global_avg_vtable, "ScaledGlobalAveragePooling2D");
+                                         .vanilla_export = pool_layer_vanilla_export,                             \
+                                         .set_k_coef_lip = set_k}
+POOL_VTABLE(scaled_l2_vtable, "ScaledL2NormPooling2D", pool_layer_set_k);
+POOL_VTABLE(scaled_avg_vtable, "ScaledAveragePooling2D", pool_layer_set_k);
+POOL_VTABLE(max_vtable, "MaxPooling2D", NULL); /* a Keras layer in deel-lip, not a LipschitzLayer */
+POOL_VTABLE(scaled_global_l2_vtable, "ScaledGlobalL2NormPooling2D", pool_layer_set_k);
+POOL_VTABLE(scaled_global_avg_vtable, "ScaledGlobalAveragePooling2D", pool_layer_set_k);
 #undef POOL_VTABLE
 
 /* Check the settings with the layer named, then allocate it. */

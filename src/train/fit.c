@@ -48,6 +48,11 @@ static void free_compiled(model_training *t) {
 
 void lip_model_training_free(lip_model *m) {
     model_training *t = &m->train;
+    for (size_t i = 0; i < t->n_attach; i++) {
+        lip_constraint_free(t->attach[i].constraint);
+        lip_regularizer_free(t->attach[i].regularizer);
+    }
+    free(t->attach);
     free_compiled(t);
     free_io(t);
     free_columns(t);
@@ -92,6 +97,97 @@ lip_status lip_model_compile(lip_model *m, lip_loss *loss, lip_optimizer *optimi
     }
     for (size_t i = 0; i < n_metrics; i++) t->metrics[i] = metrics[i];
     return lip_model_trainable_params(m, t->n_params, t->params, t->grads, NULL);
+}
+
+/* ---- constraints and regularizers on parameters ------------------------------------------------ */
+
+/* The attachment slot of (node, param name), created when missing; *out NULL on error. */
+static lip_status find_attachment(lip_model *m, size_t node, const char *param, int need_grad,
+                                  model_attachment **out) {
+    *out = NULL;
+    LIP_CHECK(m->ctx, m->built, LIP_ERR_INVALID_ARGUMENT, "model '%s': build it before attaching constraints or "
+              "regularizers", m->name);
+    LIP_CHECK(m->ctx, param, LIP_ERR_NULL, "model '%s': parameter name is NULL", m->name);
+    LIP_CHECK(m->ctx, node < m->node_count && m->nodes[node].layer, LIP_ERR_BOUNDS,
+              "model '%s': node %zu is not a layer (the model has %zu nodes)", m->name, node, m->node_count);
+    lip_layer *l = m->nodes[node].layer;
+    size_t pi = l->param_count;
+    for (size_t i = 0; i < l->param_count; i++)
+        if (!strcmp(l->params[i].name, param)) pi = i;
+    LIP_CHECK(m->ctx, pi < l->param_count, LIP_ERR_INVALID_ARGUMENT, "model '%s': layer '%s' (%s, node %zu) has no "
+              "parameter '%s'", m->name, l->name, l->vt->type, node, param);
+    LIP_CHECK(m->ctx, !need_grad || l->params[pi].grad, LIP_ERR_INVALID_ARGUMENT,
+              "model '%s': parameter '%s' of layer '%s' is not trainable: a regularizer needs a gradient", m->name,
+              param, l->name);
+    model_training *t = &m->train;
+    for (size_t i = 0; i < t->n_attach; i++)
+        if (t->attach[i].node == node && t->attach[i].param == pi) {
+            *out = &t->attach[i];
+            return LIP_OK;
+        }
+    model_attachment *a = realloc(t->attach, (t->n_attach + 1) * sizeof *a);
+    if (!a) return lip_set_error(m->ctx, LIP_ERR_OUT_OF_HOST_MEMORY, "model '%s': out of host memory", m->name);
+    t->attach = a;
+    memset(&a[t->n_attach], 0, sizeof *a);
+    a[t->n_attach].node = node;
+    a[t->n_attach].param = pi;
+    *out = &a[t->n_attach++];
+    return LIP_OK;
+}
+
+lip_status lip_model_set_constraint(lip_model *m, size_t node, const char *param, lip_constraint *constraint) {
+    if (!m) {
+        lip_constraint_free(constraint);
+        return LIP_ERR_NULL;
+    }
+    model_attachment *a = NULL;
+    lip_status st = find_attachment(m, node, param, 0, &a);
+    if (st != LIP_OK) {
+        lip_constraint_free(constraint);
+        return st;
+    }
+    lip_constraint_free(a->constraint);
+    a->constraint = constraint;
+    return LIP_OK;
+}
+
+lip_status lip_model_add_regularizer(lip_model *m, size_t node, const char *param, lip_regularizer *regularizer) {
+    if (!m) {
+        lip_regularizer_free(regularizer);
+        return LIP_ERR_NULL;
+    }
+    model_attachment *a = NULL;
+    lip_status st = find_attachment(m, node, param, regularizer != NULL, &a);
+    if (st != LIP_OK) {
+        lip_regularizer_free(regularizer);
+        return st;
+    }
+    lip_regularizer_free(a->regularizer);
+    a->regularizer = regularizer;
+    return LIP_OK;
+}
+
+static lip_param *attached_param(lip_model *m, const model_attachment *a) {
+    return &m->nodes[a->node].layer->params[a->param];
+}
+
+/* loss_value += Σ λ·R (and, when training, each parameter's grad += λ·∇R). */
+static lip_status apply_regularizers(lip_model *m, int training) {
+    model_training *t = &m->train;
+    for (size_t i = 0; i < t->n_attach; i++) {
+        if (!t->attach[i].regularizer) continue;
+        lip_param *p = attached_param(m, &t->attach[i]);
+        LIP_TRY(lip_regularizer_apply(t->attach[i].regularizer, p->value, t->loss_value, 1, training ? p->grad : NULL));
+    }
+    return LIP_OK;
+}
+
+static lip_status apply_constraints(lip_model *m) {
+    model_training *t = &m->train;
+    for (size_t i = 0; i < t->n_attach; i++)
+        if (t->attach[i].constraint)
+            LIP_TRY(lip_constraint_apply(t->attach[i].constraint, attached_param(m, &t->attach[i])->value));
+    return LIP_OK;
 }
 
 lip_fit_config lip_fit_config_default(void) {
@@ -163,12 +259,15 @@ static lip_status run_batch(lip_model *m, const lip_dataset *data, const lip_bat
     if (training) {
         LIP_TRY(lip_loss_forward_backward(t->loss, t->y_true, t->y_pred, t->loss_value, t->dy));
         LIP_TRY(lip_model_backward(m, t->dy, NULL, 0));
+        LIP_TRY(apply_regularizers(m, 1)); /* on the weights the forward used, before the step */
         if (t->optimizer && t->n_params) {
             LIP_TRY(lip_optimizer_step(t->optimizer, t->n_params, t->params, t->grads));
+            LIP_TRY(apply_constraints(m));
             LIP_TRY(lip_model_reparametrize(m));
         }
     } else {
         LIP_TRY(lip_loss_forward(t->loss, t->y_true, t->y_pred, t->loss_value));
+        LIP_TRY(apply_regularizers(m, 0));
     }
     for (size_t i = 0; i < t->n_metrics; i++) LIP_TRY(lip_metric_update(t->metrics[i], t->y_true, t->y_pred));
     lip_loss_config lc;

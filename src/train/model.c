@@ -1,6 +1,7 @@
 /* lipcl — the model container: nodes (layers and residual sums) in topological order, activations
  * planned per batch size, forward, backward with gradient fan-in, prediction in chunks, summary. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,6 +364,34 @@ lip_status lip_model_reparametrize(lip_model *m) {
     for (size_t i = 0; i < m->node_count; i++)
         if (m->nodes[i].layer) LIP_TRY(lip_layer_reparametrize(m->nodes[i].layer));
     return LIP_OK;
+}
+
+lip_status lip_model_set_k_coef_lip(lip_model *m, double k) {
+    if (!m) return LIP_ERR_NULL;
+    LIP_TRY(check_built(m));
+    LIP_CHECK(m->ctx, isfinite(k) && k > 0, LIP_ERR_INVALID_ARGUMENT,
+              "model '%s': k_coef_lip must be finite and > 0, got %g", m->name, k);
+    size_t n = 0;
+    for (size_t i = 0; i < m->node_count; i++) {
+        const lip_layer *l = m->nodes[i].layer;
+        LIP_CHECK(m->ctx, l, LIP_ERR_UNSUPPORTED,
+                  "model '%s': k_coef_lip is distributed over a chain (deel-lip Sequential); node %zu is a sum",
+                  m->name, i);
+        if (l->vt->set_k_coef_lip) n++;
+    }
+    if (n == 0) {
+        LIP_CHECK(m->ctx, k == 1.0, LIP_ERR_INVALID_ARGUMENT,
+                  "model '%s': k_coef_lip %g but the model has no Lipschitz layer to carry it", m->name, k);
+        return LIP_OK;
+    }
+    float per_layer = (float)pow(k, 1.0 / (double)n); /* deel-lip: K^(1/n) to each LipschitzLayer child */
+    LIP_CHECK(m->ctx, isfinite(per_layer) && per_layer > 0.0f, LIP_ERR_INVALID_ARGUMENT,
+              "model '%s': k_coef_lip %g gives a per-layer k %g out of float range", m->name, k, (double)per_layer);
+    for (size_t i = 0; i < m->node_count; i++) {
+        lip_layer *l = m->nodes[i].layer;
+        if (l->vt->set_k_coef_lip) LIP_TRY(l->vt->set_k_coef_lip(l, per_layer));
+    }
+    return lip_model_reparametrize(m);
 }
 
 size_t lip_model_node_count(const lip_model *m) { return m ? m->node_count : 0; }

@@ -3,7 +3,16 @@
 #define LIPCL_MODEL_INTERNAL_H
 
 #include "layers/layer.h"
+#include "lipcl/constraints.h"
 #include "lipcl/model.h"
+
+/* A constraint and/or a regularizer attached to one parameter of one node (Keras' kernel_constraint /
+ * kernel_regularizer on a plain layer): owned by the model, kept across compile. */
+typedef struct model_attachment {
+    size_t node, param;
+    lip_constraint *constraint;   /* applied after each optimizer step, before reparametrization */
+    lip_regularizer *regularizer; /* value added to the loss, gradient to the parameter's gradient */
+} model_attachment;
 
 /* Training state: what compile attached, the per-batch-size device buffers of fit, the history. */
 typedef struct model_training {
@@ -23,6 +32,8 @@ typedef struct model_training {
     double *history;
     size_t epochs, history_capacity;
     uint64_t step; /* global batch counter (callbacks' step) */
+    model_attachment *attach;      /* constraints and regularizers (lip_model_set_constraint ...) */
+    size_t n_attach;
 } model_training;
 
 #define MODEL_MAX_PLANS 4
