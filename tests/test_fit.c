@@ -102,6 +102,9 @@ static void test_learns(void) {
     CHECK(last < first);
     CHECK(val_acc >= 0.97);
     CHECK(val_cert <= val_acc && val_cert > 0.5);
+    double factor = 0;
+    CHECK_OK(lip_model_certificate_factor(m, &factor)); /* one output: L = 1 */
+    CHECK_NEAR(factor, 1.0, 1e-6);
     CHECK_STATUS(lip_model_history_value(m, 10, 0, &last), LIP_ERR_BOUNDS);
 
     /* evaluate = host predictions scored on the host */

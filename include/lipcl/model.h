@@ -66,6 +66,10 @@ LIP_API lip_status lip_model_reparametrize(lip_model *model);
  *  (FrobeniusDense with disjoint_neurons) is the output node: the bound then holds for each output on
  *  its own. Such a layer anywhere else, or an unconstrained layer, gives LIP_ERR_UNSUPPORTED. */
 LIP_API lip_status lip_model_lipschitz_bound(const lip_model *model, double *bound, int *disjoint_head);
+/** The certificate factor of the model's outputs (deel-lip §2.13, from its last layer): L for one
+ *  output, 2·L when the head is disjoint (each output neuron L-Lipschitz), √2·L otherwise, with L =
+ *  lip_model_lipschitz_bound. A margin Δ then certifies every L2 perturbation of norm < Δ/factor. */
+LIP_API lip_status lip_model_certificate_factor(const lip_model *model, double *factor);
 
 /** deel-lip vanilla_export: a new, independent, built model of plain layers computing the same function
  *  with the current effective weights: SpectralDense/FrobeniusDense → Dense (kernel ← W̄, bias copied),

@@ -85,3 +85,12 @@ lip_status lip_model_vanilla_export(lip_model *m, lip_model **out) {
 }
 
 lip_status lip_model_condense(lip_model *m) { return lip_model_reparametrize(m); }
+
+lip_status lip_model_certificate_factor(const lip_model *m, double *factor) {
+    if (!m || !factor) return LIP_ERR_NULL;
+    double bound = 0;
+    int disjoint = 0;
+    LIP_TRY(lip_model_lipschitz_bound(m, &bound, &disjoint));
+    *factor = lip_certificate_factor(m->nodes[m->node_count - 1].count, bound, disjoint);
+    return LIP_OK;
+}
