@@ -28,6 +28,14 @@ int main(void) {
         float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
         test_fill_uniform(&rng, a, n, -3, 3);
         CHECK_OK(lip_tensor_upload(t, a, n * sizeof *a));
+        float *neg = test_falloc(n), *back = test_falloc(n);
+        for (size_t i = 0; i < n; i++) neg[i] = -a[i] - 1.0f;
+        CHECK_OK(lip_tensor_upload_async(t, neg, n * sizeof *neg)); /* queued; the download waits for it */
+        CHECK_OK(lip_tensor_download(t, back, n * sizeof *back));
+        CHECK(memcmp(back, neg, n * sizeof *neg) == 0);
+        free(neg);
+        free(back);
+        CHECK_OK(lip_tensor_upload(t, a, n * sizeof *a));
         CHECK_OK(lip_tensor_download(t, b, n * sizeof *b));
         CHECK(memcmp(a, b, n * sizeof *a) == 0);
         /* copy into a tensor of another shape with the same count */
@@ -85,6 +93,9 @@ int main(void) {
     CHECK_STATUS(lip_tensor_create(NULL, LIP_FLOAT32, 1, r3, &bad), LIP_ERR_NULL);
     size_t huge[2] = {1u << 20, 1u << 12};
     CHECK_STATUS(lip_tensor_create(ctx, LIP_FLOAT32, 2, huge, &bad), LIP_ERR_SHAPE); /* > 2^31-1 elements */
+    CHECK_STATUS(lip_tensor_upload_async(it, iv, sizeof iv - 4), LIP_ERR_SHAPE);
+    CHECK_MESSAGE(ctx, "56 bytes given");
+    CHECK_STATUS(lip_tensor_upload_async(it, NULL, sizeof iv), LIP_ERR_NULL);
     CHECK_STATUS(lip_tensor_upload(it, iv, sizeof iv - 4), LIP_ERR_SHAPE);
     CHECK_MESSAGE(ctx, "56 bytes given");
     CHECK_STATUS(lip_tensor_download(it, NULL, sizeof iv), LIP_ERR_NULL);

@@ -30,6 +30,10 @@ LIP_API void lip_tensor_free(lip_tensor *t);
 /** Copy `bytes` (must equal the tensor's size in bytes) from the host; returns when the host
  *  buffer may be reused. */
 LIP_API lip_status lip_tensor_upload(lip_tensor *t, const void *host, size_t bytes);
+/** lip_tensor_upload without waiting: the copy is enqueued and the host buffer must stay valid and
+ *  unchanged until the queue has reached it (any later blocking call — a download, lip_context_finish —
+ *  guarantees that). A training step uses it so that its only sync is the read of the loss. */
+LIP_API lip_status lip_tensor_upload_async(lip_tensor *t, const void *host, size_t bytes);
 /** Copy the tensor to the host (blocking: waits for the work enqueued before it). */
 LIP_API lip_status lip_tensor_download(const lip_tensor *t, void *host, size_t bytes);
 /** Set every element to `value` (converted to the tensor's dtype). Asynchronous. */

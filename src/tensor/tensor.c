@@ -165,6 +165,15 @@ lip_status lip_tensor_upload(lip_tensor *t, const void *host, size_t bytes) {
     return LIP_OK;
 }
 
+lip_status lip_tensor_upload_async(lip_tensor *t, const void *host, size_t bytes) {
+    if (!t) return LIP_ERR_NULL;
+    LIP_CHECK(t->ctx, host, LIP_ERR_NULL, "lip_tensor_upload_async: host pointer is NULL");
+    LIP_TRY(check_bytes(t, bytes, "lip_tensor_upload_async"));
+    size_t es = lip_dtype_size(t->dtype);
+    LIP_CL(t->ctx, clEnqueueWriteBuffer(t->ctx->queue, t->mem, CL_FALSE, t->offset * es, bytes, host, 0, NULL, NULL));
+    return LIP_OK;
+}
+
 lip_status lip_tensor_download(const lip_tensor *t, void *host, size_t bytes) {
     if (!t) return LIP_ERR_NULL;
     LIP_CHECK(t->ctx, host, LIP_ERR_NULL, "lip_tensor_download: host pointer is NULL");

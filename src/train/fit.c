@@ -246,15 +246,28 @@ static lip_status check_data(lip_model *m, const lip_dataset *data, const char *
 
 /* Upload one batch and run the forward pass and the loss; when training also the backward pass, the
  * optimizer step and the reparametrization. *loss_sum += the batch's mean loss × its size. */
+static lip_status run_batch_enqueue(lip_model *m, const lip_dataset *data, const lip_batch *b, int training,
+                                    double *loss_sum);
+
 static lip_status run_batch(lip_model *m, const lip_dataset *data, const lip_batch *b, int training,
                             double *loss_sum) {
+    lip_status st = run_batch_enqueue(m, data, b, training, loss_sum);
+    /* A failure may leave uploads of b's buffers queued: let them land before the batcher reuses them. */
+    if (st != LIP_OK) lip_context_finish(m->ctx);
+    return st;
+}
+
+static lip_status run_batch_enqueue(lip_model *m, const lip_dataset *data, const lip_batch *b, int training,
+                                    double *loss_sum) {
     model_training *t = &m->train;
     LIP_TRY(ensure_io(m, data, b->count));
-    LIP_TRY(lip_tensor_upload(t->x, b->x, b->count * m->in_count * sizeof(float)));
+    /* Asynchronous uploads: the batcher keeps b's buffers until its next call, which comes after the
+     * blocking read of the loss below — the step's only sync. */
+    LIP_TRY(lip_tensor_upload_async(t->x, b->x, b->count * m->in_count * sizeof(float)));
     if (t->io_int_labels)
-        LIP_TRY(lip_tensor_upload(t->y_true, b->classes, b->count * sizeof(int32_t)));
+        LIP_TRY(lip_tensor_upload_async(t->y_true, b->classes, b->count * sizeof(int32_t)));
     else
-        LIP_TRY(lip_tensor_upload(t->y_true, b->targets, b->count * b->target_width * sizeof(float)));
+        LIP_TRY(lip_tensor_upload_async(t->y_true, b->targets, b->count * b->target_width * sizeof(float)));
     LIP_TRY(lip_model_forward(m, t->x, t->y_pred));
     if (training) {
         LIP_TRY(lip_loss_forward_backward(t->loss, t->y_true, t->y_pred, t->loss_value, t->dy));
