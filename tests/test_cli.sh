@@ -135,9 +135,14 @@ smin=$(grep "^[0-9]* *dense2 " "$T/out" | awk '{print $6}')
 close "$smin" 1 2e-3 || fail "sv: sigma_min of dense2 is $smin, not 1 (orthogonal W̄)"
 grep -q "^model lipschitz bound: 1" "$T/out" || fail "sv: model bound is not 1"
 ok
-# a conv model: the reshaped kernel's σ times the conv coefficient bounds the operator norm
+# a conv model: σ_max of each strict SpectralConv2D operator (power iteration) is at most its bound 1
 expect_ok "$BIN" sv "$SRC/examples/models/quickstart.cfg"
-grep -q "conv operator norm <= 3 x sigma_max" "$T/out" || fail "sv: no conv bound line for a 3x3 kernel"
+for layer in conv1 conv2; do
+    line=$(grep "^[0-9]* *$layer .*operator" "$T/out") || fail "sv prints no operator line for $layer"
+    smax=$(echo "$line" | awk '{print $5}')
+    awk -v s="$smax" 'BEGIN { exit !(s > 0.1 && s <= 1.001) }' || fail "sv: operator sigma_max of $layer is $smax"
+done
+grep -q "^product of the measured sigma_max: " "$T/out" || fail "sv: no product line"
 ok
 
 # ---- train → eval → export → eval (two moons, 2 epochs) --------------------------------------------------

@@ -653,105 +653,22 @@ static int cmd_export(int argc, char **argv) {
 
 /* ---- lipcl sv ------------------------------------------------------------------------------------ */
 
-/* Singular values of the m × n row-major matrix a (double), descending, into s[min(m, n)]: one-sided
- * Jacobi on the columns of a (or of aᵀ when m < n), sweeps until every pair is orthogonal to 1e-15. */
-static void svd_values(const double *a, size_t m, size_t n, double *s) {
-    int tr = m < n;
-    size_t rows = tr ? n : m, cols = tr ? m : n;
-    double *u = malloc(rows * cols * sizeof *u); /* column-major: column j at u + j·rows */
-    if (!u) die("out of memory for the SVD of a %zux%zu matrix", m, n);
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            if (tr)
-                u[i * rows + j] = a[i * n + j];
-            else
-                u[j * rows + i] = a[i * n + j];
-        }
-    for (int sweep = 0; sweep < 60; sweep++) {
-        double off = 0.0;
-        for (size_t p = 0; p + 1 < cols; p++)
-            for (size_t q = p + 1; q < cols; q++) {
-                double *x = u + p * rows, *y = u + q * rows, al = 0, be = 0, ga = 0;
-                for (size_t k = 0; k < rows; k++) {
-                    al += x[k] * x[k];
-                    be += y[k] * y[k];
-                    ga += x[k] * y[k];
-                }
-                if (ga == 0.0 || fabs(ga) <= 1e-15 * sqrt(al * be)) continue;
-                off = fmax(off, fabs(ga) / sqrt(al * be));
-                double zeta = (be - al) / (2.0 * ga);
-                double t = (zeta >= 0 ? 1.0 : -1.0) / (fabs(zeta) + sqrt(1.0 + zeta * zeta));
-                double c = 1.0 / sqrt(1.0 + t * t), sn = c * t;
-                for (size_t k = 0; k < rows; k++) {
-                    double xk = x[k], yk = y[k];
-                    x[k] = c * xk - sn * yk;
-                    y[k] = sn * xk + c * yk;
-                }
-            }
-        if (off <= 1e-15) break;
-    }
-    for (size_t j = 0; j < cols; j++) {
-        double ss = 0;
-        for (size_t k = 0; k < rows; k++) ss += u[j * rows + k] * u[j * rows + k];
-        s[j] = sqrt(ss);
-    }
-    for (size_t i = 1; i < cols; i++) /* insertion sort, descending */
-        for (size_t j = i; j > 0 && s[j] > s[j - 1]; j--) {
-            double t = s[j];
-            s[j] = s[j - 1];
-            s[j - 1] = t;
-        }
-    free(u);
-}
-
 static void sv_help(void) {
     printf("usage: lipcl sv MODEL [--all] [--device SPEC] [--seed S]\n"
-           "Per layer with a kernel: the singular values of its effective kernel (the weights the layer\n"
-           "applies, computed in double on the host), then each layer's guaranteed bound and the model's.\n"
-           "Dense: the (in, units) matrix, whose largest singular value is the layer's operator norm.\n"
-           "Conv: the kernel reshaped to (kh*kw*cin, cout); the conv's operator norm is at most\n"
-           "sqrt(ceil(kh/sh)*ceil(kw/sw)) times its largest singular value (zero padding).\n"
+           "Per layer: the singular values of its linear part with the weights it applies (deel-lip's\n"
+           "compute_layer_sv, via lip_layer_singular_values), its guaranteed bound, then the model's bound\n"
+           "and the product of the measured largest singular values.\n"
+           "Dense: every singular value of the (in, units) kernel (exact, double precision).\n"
+           "Conv: sigma_max (and sigma_min) of the convolution operator itself at the layer's input size,\n"
+           "padding included, by power iteration on the device.\n"
            "MODEL: a model file, or a .cfg (a freshly initialized model; --seed S).\n"
            "  --all   print every singular value (default: largest, smallest and the count)\n");
 }
 
-/* The effective kernel of a layer as a host matrix (rows × cols), or NULL when it has none. */
 /* A layer's name for a table ("-" when unnamed). */
 static const char *shown_name(const lip_layer *l) {
     const char *n = lip_layer_name(l);
     return n && *n ? n : "-";
-}
-
-static double *effective_kernel(lip_layer *l, size_t *rows, size_t *cols) {
-    lip_layer *v = NULL;
-    const char *type = lip_layer_type(l);
-    int plain = !strcmp(type, "Dense") || !strcmp(type, "Conv2D") || !strcmp(type, "Conv2DTranspose");
-    if (!plain) {
-        if (!l->vt->vanilla_export) return NULL;
-        TRY(l->vt->vanilla_export(l, &v), "effective kernel");
-    }
-    lip_layer *src = plain ? l : v;
-    lip_tensor *k = NULL;
-    for (size_t i = 0; i < lip_layer_param_count(src); i++) {
-        const char *name = NULL;
-        lip_tensor *t = NULL;
-        TRY(lip_layer_param(src, i, &t, NULL, &name), "parameter");
-        if (!strcmp(name, "kernel")) k = t;
-    }
-    double *a = NULL;
-    if (k && lip_tensor_ndim(k) >= 2) {
-        size_t count = lip_tensor_count(k), last = lip_tensor_dim(k, lip_tensor_ndim(k) - 1);
-        float *h = malloc(count * sizeof *h);
-        a = malloc(count * sizeof *a);
-        if (!h || !a) die("out of memory");
-        TRY(lip_tensor_download(k, h, count * sizeof *h), "kernel download");
-        for (size_t i = 0; i < count; i++) a[i] = h[i];
-        free(h);
-        *cols = last;
-        *rows = count / last;
-    }
-    lip_layer_free(v);
-    return a;
 }
 
 static int cmd_sv(int argc, char **argv) {
@@ -779,7 +696,7 @@ static int cmd_sv(int argc, char **argv) {
     open_context(device, seed);
     lip_model *m = open_model(model_path);
     size_t nodes = lip_model_node_count(m);
-    printf("%-4s %-20s %-24s %-12s %12s %12s %12s\n", "node", "layer", "type", "matrix", "sigma_max", "sigma_min",
+    printf("%-4s %-20s %-24s %-12s %12s %12s %12s\n", "node", "layer", "type", "of", "sigma_max", "sigma_min",
            "layer_bound");
     for (size_t i = 0; i < nodes; i++) {
         lip_layer *l = lip_model_layer(m, i);
@@ -796,40 +713,25 @@ static int cmd_sv(int argc, char **argv) {
             snprintf(bound_s, sizeof bound_s, "none");
             lip_context_clear_error(g_ctx);
         }
-        size_t r = 0, c = 0;
-        double *a = effective_kernel(l, &r, &c);
-        if (!a) {
+        lip_sv_options opts = lip_sv_options_default();
+        opts.seed = seed;
+        opts.smallest = 1;
+        lip_layer_sv sv;
+        double values[4096];
+        TRY(lip_layer_singular_values(l, &opts, &sv, values, sizeof values / sizeof values[0]), "singular values");
+        if (sv.method != LIP_SV_EXACT && sv.method != LIP_SV_OPERATOR) {
             printf("%-4zu %-20s %-24s %-12s %12s %12s %12s\n", i, shown_name(l), lip_layer_type(l), "-", "-", "-",
                    bound_s);
             continue;
         }
-        size_t ns = r < c ? r : c;
-        double *s = malloc(ns * sizeof *s);
-        if (!s) die("out of memory");
-        svd_values(a, r, c, s);
-        char shape[32];
-        snprintf(shape, sizeof shape, "%zux%zu", r, c);
-        printf("%-4zu %-20s %-24s %-12s %12.6f %12.6f %12s\n", i, shown_name(l), lip_layer_type(l), shape, s[0],
-               s[ns - 1], bound_s);
-        lip_layer_config cfg = {0};
-        if (strstr(lip_layer_type(l), "Conv") && l->vt->get_config && l->vt->get_config(l, &cfg) == LIP_OK) {
-            double kh = 1, kw = 1, sh = 1, sw = 1, pm = 0;
-            lip_layer_config_get(g_ctx, &cfg, "", "kernel_h", &kh);
-            lip_layer_config_get(g_ctx, &cfg, "", "kernel_w", &kw);
-            lip_layer_config_get(g_ctx, &cfg, "", "stride_h", &sh);
-            lip_layer_config_get(g_ctx, &cfg, "", "stride_w", &sw);
-            lip_layer_config_get(g_ctx, &cfg, "", "pad_mode", &pm);
-            double coef = sqrt(ceil(kh / sh) * ceil(kw / sw));
-            printf("     conv operator norm <= %.6g x sigma_max = %.6g%s\n", coef, coef * s[0],
-                   pm != 0 ? " (for zero padding; this pad mode reads border pixels more often)" : "");
-        }
-        if (all) {
-            printf("     singular values (%zu):", ns);
-            for (size_t j = 0; j < ns; j++) printf("%s%.6f", j % 8 ? " " : "\n      ", s[j]);
+        printf("%-4zu %-20s %-24s %-12s %12.6f %12.6f %12s\n", i, shown_name(l), lip_layer_type(l),
+               sv.method == LIP_SV_EXACT ? "kernel" : "operator", sv.sigma_max, sv.sigma_min, bound_s);
+        if (all && sv.method == LIP_SV_EXACT) {
+            size_t ns = sv.count < sizeof values / sizeof values[0] ? sv.count : sizeof values / sizeof values[0];
+            printf("     singular values (%zu):", sv.count);
+            for (size_t j = 0; j < ns; j++) printf("%s%.6f", j % 8 ? " " : "\n      ", values[j]);
             printf("\n");
         }
-        free(s);
-        free(a);
     }
     double L = 0;
     int disjoint = 0;
@@ -837,6 +739,11 @@ static int cmd_sv(int argc, char **argv) {
         printf("model lipschitz bound: %.6g%s\n", L, disjoint ? " (per output neuron: disjoint head)" : "");
     else
         printf("model lipschitz bound: none (%s)\n", lip_context_last_error(g_ctx));
+    double product = 0;
+    lip_sv_options opts = lip_sv_options_default();
+    opts.seed = seed;
+    if (lip_model_lipschitz_product(m, &opts, &product) == LIP_OK)
+        printf("product of the measured sigma_max: %.6g\n", product);
     lip_model_free(m);
     close_context();
     return 0;
