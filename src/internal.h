@@ -219,4 +219,9 @@ typedef struct tensor_view {
 tensor_view lip_tensor_view(const lip_tensor *t, int ndim, const size_t *shape);
 void lip_tensor_view_restore(tensor_view v);
 
+/** Rows first .. first + rows − 1 along axis 0 of t, as a tensor value sharing t's buffer (its shape
+ *  keeps t's other axes). The caller checks the bounds; the view must not outlive t nor be freed. It
+ *  lets a buffer sized for the largest batch serve a smaller one, and a long tensor be cut in chunks. */
+lip_tensor lip_tensor_rows(const lip_tensor *t, size_t first, size_t rows);
+
 #endif

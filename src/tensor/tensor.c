@@ -259,3 +259,13 @@ tensor_view lip_tensor_view(const lip_tensor *t, int ndim, const size_t *shape) 
 void lip_tensor_view_restore(tensor_view v) {
     if (v.t) lip_tensor_reshape(v.t, v.ndim, v.shape);
 }
+
+lip_tensor lip_tensor_rows(const lip_tensor *t, size_t first, size_t rows) {
+    lip_tensor v = *t;
+    size_t row = t->count / t->shape[0];
+    v.offset += first * row;
+    v.shape[0] = rows;
+    v.count = rows * row;
+    v.prev = v.next = NULL; /* not one of the context's live tensors */
+    return v;
+}

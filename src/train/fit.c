@@ -201,13 +201,14 @@ lip_fit_config lip_fit_config_default(void) {
 
 static size_t out_count(const lip_model *m) { return m->nodes[m->node_count - 1].count; }
 
-/* Device buffers for batches of `batch` samples of `data` (kept while the size and label form stay). */
+/* Device buffers for batches of up to `batch` samples of `data`: they grow, never shrink, so an
+ * epoch's smaller last batch runs in views of them instead of reallocating twice per epoch. */
 static lip_status ensure_io(lip_model *m, const lip_dataset *data, size_t batch) {
     model_training *t = &m->train;
     size_t width = 0;
     const float *targets = lip_dataset_targets(data, &width);
     int int_labels = targets == NULL;
-    if (t->io_batch == batch && t->io_width == width && t->io_int_labels == int_labels) return LIP_OK;
+    if (t->io_batch >= batch && t->io_width == width && t->io_int_labels == int_labels) return LIP_OK;
     free_io(t);
     size_t xs[LIP_MAX_DIMS] = {batch, 1, 1, 1}, one = 1;
     for (int i = 0; i < m->in_ndim; i++) xs[i + 1] = m->in_shape[i];
@@ -261,17 +262,19 @@ static lip_status run_batch_enqueue(lip_model *m, const lip_dataset *data, const
                                     double *loss_sum) {
     model_training *t = &m->train;
     LIP_TRY(ensure_io(m, data, b->count));
+    lip_tensor x = lip_tensor_rows(t->x, 0, b->count), y_true = lip_tensor_rows(t->y_true, 0, b->count);
+    lip_tensor y_pred = lip_tensor_rows(t->y_pred, 0, b->count), dy = lip_tensor_rows(t->dy, 0, b->count);
     /* Asynchronous uploads: the batcher keeps b's buffers until its next call, which comes after the
      * blocking read of the loss below — the step's only sync. */
-    LIP_TRY(lip_tensor_upload_async(t->x, b->x, b->count * m->in_count * sizeof(float)));
+    LIP_TRY(lip_tensor_upload_async(&x, b->x, b->count * m->in_count * sizeof(float)));
     if (t->io_int_labels)
-        LIP_TRY(lip_tensor_upload_async(t->y_true, b->classes, b->count * sizeof(int32_t)));
+        LIP_TRY(lip_tensor_upload_async(&y_true, b->classes, b->count * sizeof(int32_t)));
     else
-        LIP_TRY(lip_tensor_upload_async(t->y_true, b->targets, b->count * b->target_width * sizeof(float)));
-    LIP_TRY(lip_model_forward(m, t->x, t->y_pred));
+        LIP_TRY(lip_tensor_upload_async(&y_true, b->targets, b->count * b->target_width * sizeof(float)));
+    LIP_TRY(lip_model_forward(m, &x, &y_pred));
     if (training) {
-        LIP_TRY(lip_loss_forward_backward(t->loss, t->y_true, t->y_pred, t->loss_value, t->dy));
-        LIP_TRY(lip_model_backward(m, t->dy, NULL, 0));
+        LIP_TRY(lip_loss_forward_backward(t->loss, &y_true, &y_pred, t->loss_value, &dy));
+        LIP_TRY(lip_model_backward(m, &dy, NULL, 0));
         LIP_TRY(apply_regularizers(m, 1)); /* on the weights the forward used, before the step */
         if (t->optimizer && t->n_params) {
             LIP_TRY(lip_optimizer_step(t->optimizer, t->n_params, t->params, t->grads));
@@ -279,10 +282,10 @@ static lip_status run_batch_enqueue(lip_model *m, const lip_dataset *data, const
             LIP_TRY(lip_model_reparametrize(m));
         }
     } else {
-        LIP_TRY(lip_loss_forward(t->loss, t->y_true, t->y_pred, t->loss_value));
+        LIP_TRY(lip_loss_forward(t->loss, &y_true, &y_pred, t->loss_value));
         LIP_TRY(apply_regularizers(m, 0));
     }
-    for (size_t i = 0; i < t->n_metrics; i++) LIP_TRY(lip_metric_update(t->metrics[i], t->y_true, t->y_pred));
+    for (size_t i = 0; i < t->n_metrics; i++) LIP_TRY(lip_metric_update(t->metrics[i], &y_true, &y_pred));
     lip_loss_config lc;
     LIP_TRY(lip_loss_get_config(t->loss, &lc));
     float value = 0;
@@ -351,24 +354,19 @@ lip_status lip_model_predict_host(lip_model *m, const lip_dataset *data, size_t 
     LIP_CHECK(m->ctx, count >= n * oc, LIP_ERR_INVALID_ARGUMENT,
               "model '%s': predict_host needs room for %zu floats, got %zu", m->name, n * oc, count);
     if (!batch_size) batch_size = 256;
+    if (batch_size > n) batch_size = n;
     size_t xs[LIP_MAX_DIMS] = {batch_size, 1, 1, 1}, ys[2] = {batch_size, oc};
     for (int i = 0; i < m->in_ndim; i++) xs[i + 1] = m->in_shape[i];
     lip_tensor *x = NULL, *y = NULL;
     const float *features = lip_dataset_features(data);
-    lip_status st = LIP_OK;
+    lip_status st = lip_tensor_create(m->ctx, LIP_FLOAT32, m->in_ndim + 1, xs, &x);
+    if (st == LIP_OK) st = lip_tensor_create(m->ctx, LIP_FLOAT32, 2, ys, &y);
     for (size_t start = 0; start < n && st == LIP_OK; start += batch_size) {
         size_t b = n - start < batch_size ? n - start : batch_size;
-        if (!x || lip_tensor_dim(x, 0) != b) {
-            lip_tensor_free(x);
-            lip_tensor_free(y);
-            x = y = NULL;
-            xs[0] = ys[0] = b;
-            st = lip_tensor_create(m->ctx, LIP_FLOAT32, m->in_ndim + 1, xs, &x);
-            if (st == LIP_OK) st = lip_tensor_create(m->ctx, LIP_FLOAT32, 2, ys, &y);
-        }
-        if (st == LIP_OK) st = lip_tensor_upload(x, features + start * m->in_count, b * m->in_count * sizeof(float));
-        if (st == LIP_OK) st = lip_model_forward(m, x, y);
-        if (st == LIP_OK) st = lip_tensor_download(y, out + start * oc, b * oc * sizeof(float));
+        lip_tensor xb = lip_tensor_rows(x, 0, b), yb = lip_tensor_rows(y, 0, b); /* the last chunk may be short */
+        st = lip_tensor_upload(&xb, features + start * m->in_count, b * m->in_count * sizeof(float));
+        if (st == LIP_OK) st = lip_model_forward(m, &xb, &yb);
+        if (st == LIP_OK) st = lip_tensor_download(&yb, out + start * oc, b * oc * sizeof(float));
     }
     lip_tensor_free(x);
     lip_tensor_free(y);

@@ -38,7 +38,8 @@ void lip_model_free(lip_model *m) {
     for (int i = 0; i < MODEL_MAX_PLANS; i++) plan_free(&m->plans[i], m->node_count);
     for (size_t i = 0; i < m->node_count; i++) lip_layer_free(m->nodes[i].layer);
     free(m->nodes);
-    free(m->grad_written);
+    free(m->needed);
+    free(m->written);
     lip_model_training_free(m);
     m->ctx->live_objects--;
     free(m);
@@ -155,8 +156,9 @@ lip_status lip_model_build(lip_model *m, int ndim, const size_t *input_shape) {
         LIP_CHECK(ctx, read, LIP_ERR_INVALID_ARGUMENT,
                   "model '%s': node %zu is read by no later node (only the last node may be the output)", m->name, i);
     }
-    m->grad_written = calloc(m->node_count, 1);
-    if (!m->grad_written) return lip_set_error(ctx, LIP_ERR_OUT_OF_HOST_MEMORY, "model '%s': out of memory", m->name);
+    m->needed = calloc(m->node_count, 1);
+    m->written = calloc(m->node_count + 1, 1);
+    if (!m->needed || !m->written) return lip_set_error(ctx, LIP_ERR_OUT_OF_HOST_MEMORY, "model '%s': out of memory", m->name);
     m->built = 1;
     return LIP_OK;
 }
@@ -289,7 +291,7 @@ lip_status lip_model_backward(lip_model *m, const lip_tensor *dy, lip_tensor *dx
     }
     /* needed[i]: node i's output gradient leads to a trainable parameter or to dx. Inputs come
      * before their consumers, so one forward sweep decides it. */
-    char *needed = m->grad_written;
+    char *needed = m->needed;
     for (size_t i = 0; i < m->node_count; i++) {
         const model_node *n = &m->nodes[i];
         int from_a = n->in_a == LIP_MODEL_INPUT ? dx != NULL : needed[n->in_a];
@@ -298,8 +300,8 @@ lip_status lip_model_backward(lip_model *m, const lip_tensor *dy, lip_tensor *dx
     }
     /* written[j]: node j's gradient holds a first contribution (later ones are added). Index
      * node_count stands for dx. */
-    char *written = calloc(m->node_count + 1, 1);
-    if (!written) return lip_set_error(m->ctx, LIP_ERR_OUT_OF_HOST_MEMORY, "model '%s': out of memory", m->name);
+    char *written = m->written;
+    memset(written, 0, m->node_count + 1);
     lip_status st = lip_tensor_copy(p->grad[m->node_count - 1], dy);
     written[m->node_count - 1] = 1;
     for (size_t r = m->node_count; st == LIP_OK && r-- > 0;) {
@@ -325,8 +327,6 @@ lip_status lip_model_backward(lip_model *m, const lip_tensor *dy, lip_tensor *dx
             if (dst) *done = 1;
         }
     }
-    /* A layer whose output gradient was never produced (a dead branch) still owes zero gradients. */
-    free(written);
     return st;
 }
 
@@ -339,21 +339,18 @@ lip_status lip_model_predict(lip_model *m, const lip_tensor *x, lip_tensor *y, s
     LIP_CHECK(m->ctx, n == ny, LIP_ERR_SHAPE, "model '%s': y holds %zu samples, x %zu", m->name, ny, n);
     if (batch_size == 0) batch_size = 256;
     if (n <= batch_size) return lip_model_forward(m, x, y);
-    /* Chunks are views into x and y: a chunk tensor shares the buffer at an element offset. */
+    /* Chunks are views into x and y (batch-major tensors of n rows). */
     lip_status st = LIP_OK;
+    size_t xs[1] = {n * m->in_count}, ys[1] = {n * out_count};
+    tensor_view vx = lip_tensor_view(x, 1, xs), vy = lip_tensor_view(y, 1, ys);
     for (size_t start = 0; start < n && st == LIP_OK; start += batch_size) {
         size_t b = n - start < batch_size ? n - start : batch_size;
-        lip_tensor xs = *x, ys = *y;
-        size_t xshape[1] = {b * m->in_count}, yshape[1] = {b * out_count};
-        xs.offset += start * m->in_count;
-        ys.offset += start * out_count;
-        xs.ndim = ys.ndim = 1;
-        xs.shape[0] = xshape[0];
-        ys.shape[0] = yshape[0];
-        xs.count = xshape[0];
-        ys.count = yshape[0];
-        st = lip_model_forward(m, &xs, &ys);
+        lip_tensor xc = lip_tensor_rows(x, start * m->in_count, b * m->in_count);
+        lip_tensor yc = lip_tensor_rows(y, start * out_count, b * out_count);
+        st = lip_model_forward(m, &xc, &yc);
     }
+    lip_tensor_view_restore(vy);
+    lip_tensor_view_restore(vx);
     m->forward_plan = NULL; /* the chunk views are gone: no backward pairs with a predict */
     return st;
 }

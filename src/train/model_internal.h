@@ -65,7 +65,8 @@ struct lip_model {
     unsigned long use_clock;
     model_plan *forward_plan; /* plan of the last forward (backward pairs with it) */
     const lip_tensor *forward_x;
-    char *grad_written;       /* per node, during backward */
+    char *needed;             /* backward scratch, per node: its gradient reaches a parameter or dx */
+    char *written;            /* backward scratch, per node + 1 (dx): holds a first contribution */
     model_training train;     /* compile/fit state (fit.c) */
 };
 
